@@ -1,0 +1,41 @@
+# The two commands a newcomer needs are `make run` and `make test`; both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES)) | sha1sum | cut -c1-12)
+
+.PHONY: run test test-fast lint bench lock schemas clean install
+
+run: $(STAMP) ## start Kafka, PostgreSQL, the SMTP catcher, Prometheus and the four services
+	$(BIN)/komerbij run
+
+test: $(STAMP) ## the whole suite against real Kafka and PostgreSQL (started on free ports)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) ## benchmarks (not part of make test); see BENCHMARKS.md
+	$(BIN)/python -m bench
+
+schemas: $(STAMP) ## rewrite contracts/schemas after an additive event change
+	$(BIN)/python -m komerbij.contracts.schemas contracts/schemas
+
+lock: ## re-pin requirements.lock (hashes, no URLs) after editing requirements.in
+	$(BIN)/uv pip compile --generate-hashes --no-header --python-version 3.11 requirements.in -o requirements.lock
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-bootstrap.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(addprefix -e ,$(PACKAGES))
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache

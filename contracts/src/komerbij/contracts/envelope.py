@@ -1,0 +1,57 @@
+"""CloudEvents 1.0 attributes in the Kafka binary content mode.
+
+The event data is the Kafka value (JSON); the context attributes travel as `ce_*` headers and `datacontenttype` as
+`content-type`, so a consumer can route on the type without parsing the body (and a broken body can still be
+dead-lettered with its attributes intact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPECVERSION = "1.0"
+JSON = "application/json"
+_PREFIX = "ce_"
+
+
+class CloudEventAttributes(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    specversion: str = SPECVERSION
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str | None = None
+    datacontenttype: str = JSON
+    correlationid: str | None = None
+
+
+def to_kafka_headers(attrs: CloudEventAttributes) -> list[tuple[str, bytes]]:
+    headers: list[tuple[str, bytes]] = []
+    for name in ("id", "source", "type", "specversion", "subject", "correlationid"):
+        value = getattr(attrs, name)
+        if value is not None:
+            headers.append((_PREFIX + name, value.encode()))
+    headers.append((_PREFIX + "time", attrs.time.isoformat().encode()))
+    headers.append(("content-type", attrs.datacontenttype.encode()))
+    return headers
+
+
+def from_kafka_headers(headers: Iterable[tuple[str, bytes | str]]) -> CloudEventAttributes:
+    """Read the attributes back; raises ValueError naming what is missing or malformed."""
+    values: dict[str, str] = {}
+    for name, raw in headers:
+        value = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        if name.startswith(_PREFIX):
+            values[name[len(_PREFIX) :]] = value
+        elif name == "content-type":
+            values["datacontenttype"] = value
+    try:
+        return CloudEventAttributes.model_validate(values)
+    except ValidationError as exc:
+        fields = ", ".join(_PREFIX + str(err["loc"][0]) for err in exc.errors() if err["loc"])
+        raise ValueError(f"invalid CloudEvents headers: {fields or exc}") from exc

@@ -1,0 +1,138 @@
+"""The HTTP side every service shares: problem details (RFC 9457), correlation ids, request metrics, health.
+
+Validation errors are 422 with one entry per field (`errors[].field` is the dotted path, e.g. `venue.postcode`),
+so a client can show the message beside the right input.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from komerbij.runtime import logs
+from komerbij.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """An error the client should see as problem JSON. `title` is Dutch (people read it); `detail` explains."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.type = type_
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def field_error(field: str, message: str, *, title: str = "Ongeldige invoer") -> ProblemError:
+    """A 422 naming one field, for rules a schema cannot express (week dates, known codes, quotas)."""
+    return ProblemError(422, title, f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def problem_response(request: Request, exc: ProblemError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": exc.type,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "instance": request.url.path,
+        **exc.extra,
+    }
+    if exc.errors is not None:
+        body["errors"] = exc.errors
+    return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=exc.headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    # pydantic puts the failing union member or validator name in the path; drop the function-like bits
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(request, ProblemError(422, "Ongeldige invoer", detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Niet gevonden", 405: "Methode niet toegestaan", 401: "Niet ingelogd", 403: "Geen toegang"}
+        return problem_response(
+            request, ProblemError(exc.status_code, titles.get(exc.status_code, "Fout"), str(exc.detail))
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(request, ProblemError(500, "Er ging iets mis", "Internal server error."))
+
+
+class ObservabilityMiddleware:
+    """Sets the correlation id for the request and counts it by route template (not by raw path: ids stay out)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        cid = headers.get(b"x-correlation-id", b"").decode() or str(uuid.uuid4())
+        token = logs.correlation_id.set(cid)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.http_requests.labels(method, template, str(status)).inc()
+            self.metrics.http_duration.labels(method, template).observe(time.perf_counter() - start)
+            logs.correlation_id.reset(token)

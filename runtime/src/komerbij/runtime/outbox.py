@@ -1,0 +1,189 @@
+"""The transactional outbox and its relay.
+
+A use case calls `add_event(conn, event)` inside its own transaction, so the state change and the event commit or
+roll back together. The relay publishes unsent rows in `seq` order and stamps them sent. It wakes on
+`NOTIFY outbox` (sent at commit) and polls as a fallback. Several replicas may run a relay: rows are claimed with
+`FOR UPDATE SKIP LOCKED`, and a replica leaves a key alone while an earlier row of that key is claimed by another,
+so order per key holds. A crash between publish and mark-sent republishes the row; consumers' inboxes make that
+harmless. When Kafka is down the rows simply wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
+from komerbij.runtime import logs
+from komerbij.runtime.kafka import make_producer
+from komerbij.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+CHANNEL = "outbox"
+
+
+async def add_event(
+    conn: asyncpg.Connection, event: Event, *, source: str, subject: str | None = None
+) -> str:
+    """Record `event` for publication in the caller's transaction; returns the CloudEvents id."""
+    attrs = CloudEventAttributes(
+        id=str(uuid.uuid4()),
+        source=source,
+        type=event.TYPE,
+        time=datetime.now(UTC),
+        subject=subject or event.key,
+        correlationid=logs.correlation_id.get(),
+    )
+    headers = [[name, value.decode()] for name, value in to_kafka_headers(attrs)]
+    await conn.execute(
+        """INSERT INTO outbox (id, topic, key, type, headers, payload) VALUES ($1, $2, $3, $4, $5, $6)""",
+        uuid.UUID(attrs.id), event.TOPIC, event.key, event.TYPE, headers, event.model_dump_json().encode(),
+    )
+    await conn.execute(f"NOTIFY {CHANNEL}")
+    return attrs.id
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        dsn: str,
+        bootstrap: str,
+        service: str,
+        metrics: Metrics,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._bootstrap = bootstrap
+        self._service = service
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._close_producer()
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(self._bootstrap, client_id=f"komerbij-{self._service}-outbox")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await asyncio.gather(producer.stop(), return_exceptions=True)
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._listen()
+                sent = await self.publish_batch()
+                await self._refresh_backlog()
+                backoff = 0.5
+                if sent < self._batch_size:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                    except TimeoutError:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka or PostgreSQL away: keep the rows, try again later
+                log.warning("outbox relay waiting: %s: %s", type(exc).__name__, exc)
+                self._metrics.outbox_publish_errors.inc()
+                # A producer that failed mid-batch may hold stale sequence state: start a fresh one.
+                await self._close_producer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT seq, topic, key, headers, payload FROM outbox
+                   WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            first_seq: dict[str, int] = {}
+            for row in rows:
+                first_seq.setdefault(row["key"], row["seq"])
+            blocked = {
+                r["key"]
+                for r in await conn.fetch(
+                    """SELECT DISTINCT o.key FROM outbox o
+                       JOIN unnest($1::text[], $2::bigint[]) AS b(key, first_seq) ON o.key = b.key
+                       WHERE o.sent_at IS NULL AND o.seq < b.first_seq""",
+                    list(first_seq), list(first_seq.values()),
+                )
+            }
+            rows = [r for r in rows if r["key"] not in blocked]
+            if not rows:
+                return 0
+            producer = await self._ensure_producer()
+            futures = [
+                await producer.send(
+                    r["topic"],
+                    value=bytes(r["payload"]),
+                    key=r["key"].encode(),
+                    headers=[(name, value.encode()) for name, value in r["headers"]],
+                )
+                for r in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
+            )
+        self._metrics.outbox_published.inc(len(rows))
+        return len(rows)
+
+    async def _refresh_backlog(self) -> None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+                   FROM outbox WHERE sent_at IS NULL"""
+            )
+        self._metrics.outbox_backlog.set(row["n"])
+        self._metrics.outbox_oldest_age.set(float(row["age"]))
+
+
+async def purge_sent(conn: asyncpg.Connection, older_than: datetime) -> int:
+    """Sent rows are only history; they carry personal data for some topics, so they do not stay."""
+    result = await conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", older_than)
+    return int(result.split()[-1])

@@ -1,0 +1,1 @@
+"""The free Kom erbij kit: catalog, stock, quotas, orders and fulfilment."""

@@ -1,0 +1,3 @@
+from komerbij.materials.app import main
+
+main()

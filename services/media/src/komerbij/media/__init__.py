@@ -1,0 +1,1 @@
+"""Media mentions of the week: outlets, feeds, manual and CSV entry, coverage."""

@@ -1,0 +1,3 @@
+from komerbij.media.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Partners and participants told what concerns them, by e-mail or signed webhook."""

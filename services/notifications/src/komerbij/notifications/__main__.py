@@ -1,0 +1,3 @@
+from komerbij.notifications.app import main
+
+main()

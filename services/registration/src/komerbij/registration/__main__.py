@@ -1,0 +1,3 @@
+from komerbij.registration.app import main
+
+main()

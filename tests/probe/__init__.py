@@ -1,0 +1,97 @@
+"""A minimal service built on the shared runtime, used to prove the runtime's guarantees on real Kafka/PostgreSQL.
+
+It publishes `StockAdjusted` events (through the outbox) from `POST /probe/adjust` and consumes them again under
+the consumer group named by PROBE_GROUP, recording each effect in `effects` (without a unique constraint, so a
+second application would show as a second row). A handler fails while the `broken` flag is set, to exercise retries
+and dead letters; PROBE_HANDLER_DELAY slows the handler for shutdown tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from komerbij.contracts.events.materials import StockAdjusted
+from komerbij.runtime import logs
+from komerbij.runtime.auth import Principal, require
+from komerbij.runtime.consumer import EventContext, EventRouter
+from komerbij.runtime.http import ProblemError
+from komerbij.runtime.service import Runtime, ServiceSpec, runtime_of
+from komerbij.runtime.settings import ServiceSettings
+
+
+class ProbeSettings(ServiceSettings):
+    probe_group: str = "probe"
+    probe_handler_delay: float = 0.0
+
+
+class Adjust(BaseModel):
+    key: str = Field(min_length=1)
+    n: int
+    run: str
+
+
+router = APIRouter()
+
+
+@router.post("/probe/adjust", status_code=201)
+async def adjust(body: Adjust, request: Request) -> dict[str, str]:
+    rt = runtime_of(request)
+    async with rt.uow() as uow:
+        await adjust_in(uow.conn, uow.emit, body.key, body.n, body.run)
+    return {"status": "ok"}
+
+
+async def adjust_in(conn, emit, key: str, n: int, run: str) -> str:
+    await conn.execute("INSERT INTO ledger (key, n, run) VALUES ($1, $2, $3)", key, n, run)
+    return await emit(StockAdjusted(sku=key, name="probe", stock_on_hand=n, reserved=0, delta=1, reason=run))
+
+
+@router.get("/probe/municipalities/{code}")
+async def municipality_only(code: str, principal: Principal = require("organiser")) -> dict[str, str]:
+    if not principal.is_admin and principal.municipality != code:
+        raise ProblemError(403, "Geen toegang", "This belongs to another municipality.")
+    return {"municipality": code}
+
+
+def make_router(group: str, delay: float) -> EventRouter:
+    events = EventRouter(group)
+
+    @events.on(StockAdjusted)
+    async def on_adjusted(event: StockAdjusted, ctx: EventContext) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if event.reason.startswith("fail") and await ctx.conn.fetchval("SELECT broken FROM flags"):
+            raise RuntimeError("probe handler is broken")
+        await ctx.conn.execute(
+            "INSERT INTO effects (event_id, key, n, run, correlation_id) VALUES ($1, $2, $3, $4, $5)",
+            ctx.attributes.id, event.sku, event.stock_on_hand, event.reason, logs.correlation_id.get(),
+        )
+
+    return events
+
+
+def spec() -> ServiceSpec:
+    group = os.environ.get("PROBE_GROUP", "probe")
+    delay = float(os.environ.get("PROBE_HANDLER_DELAY", "0"))
+    return ServiceSpec(
+        name="probe",
+        title="probe",
+        description="Runtime probe for tests",
+        settings_class=ProbeSettings,
+        migrations_package="probe.migrations",
+        routers=[router],
+        events=make_router(group, delay),
+        publishes=[StockAdjusted],
+    )
+
+
+async def effects(rt: Runtime, run: str) -> list[tuple[str, str, int]]:
+    async with rt.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id, key, n FROM effects WHERE run = $1 ORDER BY id", run)
+    return [(r["event_id"], r["key"], r["n"]) for r in rows]
+
+

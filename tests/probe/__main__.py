@@ -1,0 +1,4 @@
+from komerbij.runtime.service import serve
+from probe import spec
+
+serve(spec())

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from komerbij.contracts.events.media import MentionFeatured, MentionRecorded, MentionUpdated
+from komerbij.media import demo, observability
+from komerbij.media.entrypoints.http import router
+from komerbij.media.service.polling import poll_due_feeds
 from komerbij.media.settings import Settings
+from komerbij.runtime.jobs import Job
 from komerbij.runtime.service import ServiceSpec, serve
+
+# How often the scheduler looks for due feeds; each feed keeps its own interval and backoff.
+FEED_POLL_TICK_SECONDS = 30.0
 
 SPEC = ServiceSpec(
     name="media",
@@ -11,6 +19,11 @@ SPEC = ServiceSpec(
     description="Media mentions of the week: outlets, feeds, manual and CSV entry, coverage.",
     settings_class=Settings,
     migrations_package="komerbij.media.migrations",
+    routers=[router],
+    publishes=[MentionRecorded, MentionUpdated, MentionFeatured],
+    jobs=[Job("feed-poll", FEED_POLL_TICK_SECONDS, poll_due_feeds)],
+    refreshers=[observability.refresh],
+    on_start=[demo.load],
     default_port=8003,
 )
 

@@ -1,0 +1,116 @@
+"""Fetching and parsing RSS 2.0 / Atom feeds: httpx for conditional GET, feedparser for the formats' many dialects.
+
+A feed costs one small request when nothing changed: the ETag and Last-Modified of the last answer go back as
+If-None-Match and If-Modified-Since, and a 304 ends the poll. Every failure (HTTP error, timeout, a body that is not
+a feed) comes back as a `FeedError` with a short, log-safe description, never as an exception to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+import httpx
+
+USER_AGENT = "komerbij-media/1.0 (+https://www.eentegeneenzaamheid.nl)"
+MAX_FEED_BYTES = 5 * 1024 * 1024
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    title: str
+    summary: str
+    link: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    items: list[FeedItem]
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    pass
+
+
+@dataclass(frozen=True)
+class FeedError:
+    error: str
+
+
+FetchResult = Fetched | NotModified | FeedError
+
+
+def plain_text(fragment: str) -> str:
+    """Feed summaries are HTML fragments; mentions keep their text only."""
+    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+
+
+def _published(entry: Any) -> datetime | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+
+
+def parse_feed(content: bytes, content_type: str | None = None) -> list[FeedItem] | FeedError:
+    headers = {"content-type": content_type} if content_type else {}
+    parsed = feedparser.parse(content, response_headers=headers)
+    if parsed.bozo and not parsed.entries:
+        reason = type(parsed.get("bozo_exception")).__name__
+        return FeedError(f"malformed feed: {reason}")
+    if not parsed.entries and not parsed.get("version"):
+        return FeedError("not an RSS or Atom feed")
+    return [
+        FeedItem(
+            title=plain_text(e.get("title", "")),
+            summary=plain_text(e.get("summary", "")),
+            link=e.get("link") or None,
+            published_at=_published(e),
+        )
+        for e in parsed.entries
+    ]
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient, url: str, *, etag: str | None, last_modified: str | None, timeout: float
+) -> FetchResult:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        # The whole exchange, not just each socket read, must end within the feed's time budget.
+        async with asyncio.timeout(timeout):
+            async with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+                if response.status_code == 304:
+                    return NotModified()
+                if response.status_code >= 400:
+                    return FeedError(f"HTTP {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_FEED_BYTES:
+                        return FeedError("feed larger than 5 MB")
+                content_type = response.headers.get("content-type")
+                new_etag = response.headers.get("etag")
+                new_last_modified = response.headers.get("last-modified")
+    except TimeoutError:
+        return FeedError(f"timeout after {timeout:g} s")
+    except httpx.TimeoutException:
+        return FeedError(f"timeout after {timeout:g} s")
+    except httpx.HTTPError as exc:
+        return FeedError(f"{type(exc).__name__}")
+    items = await asyncio.to_thread(parse_feed, bytes(body), content_type)
+    if isinstance(items, FeedError):
+        return items
+    return Fetched(items, new_etag, new_last_modified)

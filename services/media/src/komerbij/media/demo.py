@@ -1,0 +1,65 @@
+"""Demo data for `make run`: the outlets of the 2021 newsletter and a handful of mentions, loaded once.
+
+Idempotent: outlets are found by name, mentions by their canonical URL, so a restart adds nothing. Mentions go
+through the same use case as real ones, so their events are published too.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from komerbij.media.adapters import store
+from komerbij.media.service.recording import Candidate, record
+from komerbij.runtime.service import Runtime
+
+log = logging.getLogger(__name__)
+AMS = ZoneInfo("Europe/Amsterdam")
+
+OUTLETS = [
+    {"name": "EenVandaag", "medium": "tv", "scope": "national", "reach": 900000},
+    {"name": "Trouw", "medium": "print", "scope": "national", "reach": 250000},
+    {"name": "Algemeen Dagblad", "medium": "online", "scope": "national", "reach": 1200000},
+    {"name": "De Telegraaf", "medium": "online", "scope": "national", "reach": 1500000},
+    {"name": "Wendy", "medium": "print", "scope": "national", "reach": 60000},
+    {"name": "RTV Oost", "medium": "tv", "scope": "regional", "province": "Overijssel", "reach": 250000},
+    {"name": "Omroep Flevoland", "medium": "radio", "scope": "regional", "province": "Flevoland", "reach": 120000},
+    {"name": "BN De Stem", "medium": "print", "scope": "regional", "province": "Noord-Brabant", "reach": 90000},
+]
+SOURCE = "demo: eigen schatting programmateam"
+
+MENTIONS = [
+    ("EenVandaag", "Week tegen Eenzaamheid: ouderen vertellen over eenzaamheid", None, "Uitzending 30 september",
+     "https://eenvandaag.example/week-tegen-eenzaamheid-ouderen", 0),
+    ("Trouw", "Kom erbij: samen eten tegen eenzaamheid in Zwolle", "Dorpsmaaltijd tijdens de Week tegen "
+     "Eenzaamheid brengt buurtgenoten bij elkaar.", "pagina 4", "https://trouw.example/kom-erbij-zwolle", 1),
+    ("BN De Stem", "Koffie bij de buurtsuper in Breda tijdens Week tegen Eenzaamheid",
+     "In Breda schuiven bewoners aan voor een bakje koffie.", "regio, pagina 7",
+     "https://bndestem.example/breda-koffie", 2),
+    ("RTV Oost", "Rollatorwandeling in Enschede: Week tegen Eenzaamheid", None, "Oost Vandaag",
+     "https://rtvoost.example/rollator-enschede", 3),
+]
+
+
+async def load(rt: Runtime) -> None:
+    if not rt.settings.load_demo_data:
+        return
+    now = rt.clock.now()
+    start = datetime(now.year, 9, 30, 12, tzinfo=AMS)
+    async with rt.uow() as uow:
+        ids: dict[str, uuid.UUID] = {}
+        for values in OUTLETS:
+            row = await store.outlet_by_name(uow.conn, values["name"]) or await store.insert_outlet(
+                uow.conn, uuid.uuid4(), {**values, "reach_source": SOURCE, "reach_date": start.date()})
+            assert row is not None
+            ids[values["name"]] = row["id"]
+        created = 0
+        for outlet, title, summary, programme, url, day in MENTIONS:
+            result = await record(uow, Candidate(
+                outlet_id=ids[outlet], outlet_name=outlet, source="manual", title=title, summary=summary or "",
+                programme=programme, url=url, published_at=start + timedelta(days=day),
+            ), now=now, window=timedelta(hours=72))
+            created += result.created
+    log.info("demo data loaded", extra={"mentions_created": created})

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+from komerbij.contracts.events.notifications import NotificationDelivered, NotificationFailed
+from komerbij.notifications import demo
+from komerbij.notifications.entrypoints import http, jobs
+from komerbij.notifications.entrypoints.events import make_event_router
 from komerbij.notifications.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
+from komerbij.runtime.settings import load_settings
 
-SPEC = ServiceSpec(
-    name="notifications",
-    title="komerbij notifications",
-    description="Partners and participants told what concerns them, by e-mail or signed webhook.",
-    settings_class=Settings,
-    migrations_package="komerbij.notifications.migrations",
-    default_port=8004,
-)
+
+def build_spec(consumer_group: str = "notifications", dispatch_interval: float = 1.0) -> ServiceSpec:
+    """The consumer group and the dispatcher's pace are fixed when the spec is built, hence the parameters."""
+    return ServiceSpec(
+        name="notifications",
+        title="komerbij notifications",
+        description="Partners and participants told what concerns them, by e-mail or signed webhook.",
+        settings_class=Settings,
+        migrations_package="komerbij.notifications.migrations",
+        routers=[http.router, http.public],
+        events=make_event_router(consumer_group),
+        publishes=[NotificationDelivered, NotificationFailed],
+        jobs=jobs.jobs(dispatch_interval),
+        refreshers=[jobs.refresh_delivery_gauge],
+        on_start=[jobs.register_metrics, demo.load],
+        default_port=8004,
+    )
+
+
+SPEC = build_spec()
 
 
 def main() -> None:
-    serve(SPEC)
+    settings = load_settings(Settings)
+    serve(build_spec(settings.consumer_group, settings.dispatch_interval_seconds))

@@ -2,8 +2,97 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
+from typing import TYPE_CHECKING, cast
+
+from pydantic import Field, field_validator, model_validator
+
+from komerbij.notifications.domain.digest import parse_time_of_day
+from komerbij.notifications.domain.retries import parse_duration, parse_schedule
 from komerbij.runtime.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from komerbij.runtime.service import Runtime
 
 
 class Settings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8004"
+    consumer_group: str = Field("notifications", description="Kafka consumer group of the event handlers")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server (make run: the local catcher)")
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    mail_from: str = Field("Week tegen Eenzaamheid <noreply@weektegeneenzaamheid.nl>")
+    admin_emails: str = Field("", description="Comma-separated addresses that receive StockLow alerts")
+    unsubscribe_secret: str | None = Field(
+        None, description="Key of unsubscribe tokens and address hashes (falls back to JWT_SECRET)"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_retry_schedule: str = Field(
+        "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
+    )
+    mail_retry_schedule: str = Field("1m,5m,30m,2h,6h", description="Waits before each retry of an e-mail")
+    retry_jitter: float = Field(0.2, ge=0, lt=1, description="Each wait is spread by ± this fraction")
+    webhook_disable_after: str = Field("24h", description="Failures spanning this long disable an endpoint")
+    digest_time: str = Field("08:00", description="Daily digest time, Europe/Amsterdam")
+    dispatch_interval_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for due work")
+    dispatch_batch_size: int = Field(20, ge=1)
+    delivery_lease_seconds: float = Field(
+        120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
+    )
+    contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
+
+    @field_validator("webhook_retry_schedule", "mail_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @field_validator("webhook_disable_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
+
+    @model_validator(mode="after")
+    def _a_signing_key(self) -> Settings:
+        if not (self.unsubscribe_secret or self.jwt_secret):
+            raise ValueError("UNSUBSCRIBE_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL)")
+        return self
+
+    @property
+    def admin_addresses(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.admin_emails.split(",") if a.strip())
+
+    @property
+    def signing_secret(self) -> str:
+        return self.unsubscribe_secret or self.jwt_secret or ""
+
+    @property
+    def webhook_schedule(self) -> tuple[timedelta, ...]:
+        return parse_schedule(self.webhook_retry_schedule)
+
+    @property
+    def mail_schedule(self) -> tuple[timedelta, ...]:
+        return parse_schedule(self.mail_retry_schedule)
+
+    @property
+    def disable_after(self) -> timedelta:
+        return parse_duration(self.webhook_disable_after)
+
+    @property
+    def digest_at(self) -> time:
+        return parse_time_of_day(self.digest_time)
+
+
+def settings_of(rt: Runtime) -> Settings:
+    """The runtime holds the settings as the base class; this service always starts it with its own."""
+    return cast(Settings, rt.settings)

@@ -1,0 +1,174 @@
+"""SQL of notices (consumed events), deliveries, their attempts and digest items."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+_DELIVERY_COLUMNS = """d.id, d.event_id, d.event_type, d.kind, d.channel, d.recipient, d.partner_id, d.contact_id,
+    d.webhook_id, d.address, d.transactional, d.message_id, d.status, d.attempts, d.next_attempt_at, d.last_error,
+    d.created_at, d.updated_at"""
+
+
+async def add_notice(conn: asyncpg.Connection, *, event_id: str, event_type: str, origin_topic: str | None,
+                     occurred_at: datetime, headers: list[list[str]], data: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO notices (event_id, event_type, origin_topic, occurred_at, headers, data)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
+        event_id, event_type, origin_topic, occurred_at, headers, data,
+    )
+
+
+async def notice(conn: asyncpg.Connection, event_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM notices WHERE event_id = $1", event_id)
+
+
+async def add_delivery(
+    conn: asyncpg.Connection, *, event_id: str, event_type: str, kind: str, channel: str, recipient: str,
+    transactional: bool, due: datetime, partner_id: str | None = None, contact_id: uuid.UUID | None = None,
+    webhook_id: uuid.UUID | None = None, address: str | None = None, message_domain: str = "komerbij.nl",
+) -> bool:
+    """Record one pending delivery; False when (event, recipient, channel) already has one."""
+    delivery_id = uuid.uuid4()
+    message_id = f"msg_{delivery_id.hex}" if channel == "webhook" else f"<{delivery_id.hex}@{message_domain}>"
+    inserted = await conn.fetchval(
+        """INSERT INTO deliveries (id, event_id, event_type, kind, channel, recipient, partner_id, contact_id,
+                                   webhook_id, address, transactional, message_id, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING true""",
+        delivery_id, event_id, event_type, kind, channel, recipient, partner_id, contact_id, webhook_id, address,
+        transactional, message_id, due,
+    )
+    return bool(inserted)
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, lease_expired_before: datetime,
+                    limit: int) -> list[asyncpg.Record]:
+    """Lock due deliveries, and sends whose outcome was never recorded (the sender died), for this transaction.
+
+    SKIP LOCKED lets several replicas dispatch side by side without taking the same row.
+    """
+    return await conn.fetch(
+        f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries d
+            WHERE (d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
+               OR (d.status = 'sending' AND d.claimed_at < $2)
+            ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED""",
+        now, lease_expired_before, limit,
+    )
+
+
+async def start_attempt(conn: asyncpg.Connection, delivery_id: uuid.UUID, attempt: int, now: datetime) -> None:
+    """The attempt is on record before a byte is sent; an earlier attempt left 'sending' was cut off by a crash."""
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = 'interrupted', finished_at = $2,
+                  error = 'no outcome recorded (process stopped during the send)'
+           WHERE delivery_id = $1 AND outcome = 'sending'""",
+        delivery_id, now,
+    )
+    await conn.execute(
+        """UPDATE deliveries SET status = 'sending', attempts = $2, claimed_at = $3, updated_at = $3
+           WHERE id = $1""",
+        delivery_id, attempt, now,
+    )
+    await conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at) VALUES ($1, $2, $3)",
+        delivery_id, attempt, now,
+    )
+
+
+async def finish_attempt(conn: asyncpg.Connection, delivery_id: uuid.UUID, attempt: int, now: datetime, *,
+                         outcome: str, http_status: int | None, error: str | None) -> None:
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = $3, finished_at = $4, http_status = $5, error = $6
+           WHERE delivery_id = $1 AND attempt = $2""",
+        delivery_id, attempt, outcome, now, http_status, error,
+    )
+
+
+async def set_outcome(conn: asyncpg.Connection, delivery_id: uuid.UUID, *, status: str, now: datetime,
+                      next_attempt_at: datetime | None = None, error: str | None = None) -> None:
+    """Final outcomes drop the stored address: it was only kept to be able to send."""
+    await conn.execute(
+        """UPDATE deliveries SET status = $2, updated_at = $3, claimed_at = NULL, last_error = $5,
+                  next_attempt_at = coalesce($4, next_attempt_at),
+                  address = CASE WHEN $2 IN ('delivered', 'failed', 'skipped') THEN NULL ELSE address END
+           WHERE id = $1""",
+        delivery_id, status, now, next_attempt_at, error,
+    )
+
+
+async def open_for_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries d
+            WHERE d.webhook_id = $1 AND d.status IN ('pending', 'retrying') FOR UPDATE SKIP LOCKED""",
+        webhook_id,
+    )
+
+
+async def list_deliveries(conn: asyncpg.Connection, *, partner: str | None, status: str | None,
+                          channel: str | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries d
+            WHERE ($1::text IS NULL OR d.partner_id = $1) AND ($2::text IS NULL OR d.status = $2)
+              AND ($3::text IS NULL OR d.channel = $3)
+            ORDER BY d.created_at DESC LIMIT $4""",
+        partner, status, channel, limit,
+    )
+
+
+async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT delivery_id, attempt, started_at, finished_at, outcome, http_status, error
+           FROM delivery_attempts WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, attempt""",
+        delivery_ids,
+    )
+
+
+async def add_digest_item(conn: asyncpg.Connection, partner_id: str, event_id: str, now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO digest_items (partner_id, event_id, added_at) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING""",
+        partner_id, event_id, now,
+    )
+
+
+async def partners_with_open_digest(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch("SELECT DISTINCT partner_id FROM digest_items WHERE digest_event_id IS NULL")
+    return [r["partner_id"] for r in rows]
+
+
+async def close_digest(conn: asyncpg.Connection, partner_id: str, digest_event_id: str) -> int:
+    result = await conn.execute(
+        """UPDATE digest_items SET digest_event_id = $2 WHERE partner_id = $1 AND digest_event_id IS NULL""",
+        partner_id, digest_event_id,
+    )
+    return int(result.split()[-1])
+
+
+async def digest_notices(conn: asyncpg.Connection, digest_event_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT n.* FROM digest_items i JOIN notices n ON n.event_id = i.event_id
+           WHERE i.digest_event_id = $1 ORDER BY n.occurred_at""",
+        digest_event_id,
+    )
+
+
+async def counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT channel, status, count(*) AS n FROM deliveries GROUP BY channel, status")
+
+
+async def forget_old_notices(conn: asyncpg.Connection, before: datetime) -> int:
+    """Event data (names, addresses of participants) is kept only while a delivery may still need it."""
+    result = await conn.execute(
+        """UPDATE notices n SET data = NULL, headers = '[]'
+           WHERE n.data IS NOT NULL AND n.received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = n.event_id
+                             AND d.status IN ('pending', 'sending', 'retrying'))
+             AND NOT EXISTS (SELECT 1 FROM digest_items i WHERE i.event_id = n.event_id
+                             AND i.digest_event_id IS NULL)""",
+        before,
+    )
+    return int(result.split()[-1])

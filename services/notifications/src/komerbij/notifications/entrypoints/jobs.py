@@ -1,0 +1,97 @@
+"""Scheduled work: the dispatcher, the daily digest, the privacy purge; and the delivery metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from weakref import WeakKeyDictionary
+
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from komerbij.notifications.adapters import deliveries
+from komerbij.notifications.adapters.mail import Mailer
+from komerbij.notifications.service import digest, privacy
+from komerbij.notifications.service.dispatch import Dispatcher, dispatch_due
+from komerbij.notifications.settings import Settings, settings_of
+from komerbij.runtime.jobs import Job
+from komerbij.runtime.service import Runtime
+
+STATUSES = ("pending", "sending", "retrying", "delivered", "failed", "skipped")
+CHANNELS = ("email", "webhook")
+
+
+class DeliveryGauge:
+    """`komerbij_deliveries{channel,status}` as a collector of its own.
+
+    prometheus_client reserves the base name `komerbij_deliveries` for the counter `komerbij_deliveries_total`, so
+    `Metrics.gauge` refuses the gauge; a collector without `describe` is not checked for that clash.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("komerbij_deliveries", "Deliveries by current status", labels=["channel", "status"])
+        for channel in CHANNELS:
+            for status in STATUSES:
+                family.add_metric([channel, status], self.counts.get((channel, status), 0))
+        yield family
+
+
+_instruments: WeakKeyDictionary[Runtime, tuple[Counter, DeliveryGauge]] = WeakKeyDictionary()
+
+
+async def register_metrics(rt: Runtime) -> None:
+    """on_start hook: the business metrics of this runtime (labels: channel and status only)."""
+    gauge = DeliveryGauge()
+    rt.metrics.registry.register(gauge)  # type: ignore[arg-type]
+    _instruments[rt] = (
+        rt.metrics.counter("komerbij_deliveries_total", "Delivery outcomes (delivered, retrying, failed, skipped)",
+                           ["channel", "status"]),
+        gauge,
+    )
+
+
+async def refresh_delivery_gauge(rt: Runtime) -> None:
+    _, gauge = _instruments[rt]
+    async with rt.pool.acquire() as conn:
+        gauge.counts = {(r["channel"], r["status"]): r["n"] for r in await deliveries.counts(conn)}
+
+
+def dispatcher(rt: Runtime) -> Dispatcher:
+    s: Settings = settings_of(rt)
+    mailer = Mailer(host=s.smtp_host, port=s.smtp_port, sender=s.mail_from, username=s.smtp_username,
+                    password=s.smtp_password, starttls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
+    return Dispatcher(rt.pool, s, mailer, rt.source, rt.clock.now)
+
+
+async def dispatch(rt: Runtime, now: datetime) -> int:
+    """One round; a full batch means more is waiting, so go on at once (with a fresh `now`)."""
+    counter, _ = _instruments[rt]
+    d = dispatcher(rt)
+    total = 0
+    while True:
+        outcomes = await dispatch_due(d, now)
+        for outcome in outcomes:
+            counter.labels(outcome.channel, outcome.status).inc()
+        total += len(outcomes)
+        if len(outcomes) < d.settings.dispatch_batch_size:
+            return total
+        now = rt.clock.now()
+
+
+async def send_digests(rt: Runtime, now: datetime) -> int:
+    return await digest.send_digests(rt, now)
+
+
+async def purge(rt: Runtime, now: datetime) -> int:
+    return await privacy.purge(rt, now)
+
+
+def jobs(dispatch_interval: float) -> list[Job]:
+    return [
+        Job("dispatch", dispatch_interval, dispatch),
+        Job("digest", 60, send_digests),
+        Job("privacy-purge", 3600, purge),
+    ]

@@ -1,0 +1,134 @@
+"""Use cases of the admin API: partners, contacts, webhooks, subscriptions, the delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from komerbij.notifications.adapters import deliveries, partners
+from komerbij.notifications.domain.partners import (
+    Conflict,
+    NotFound,
+    check_email,
+    check_partner,
+    check_subscription,
+)
+from komerbij.notifications.domain.signatures import address_hash, secret_key
+from komerbij.notifications.settings import settings_of
+from komerbij.runtime import reference
+from komerbij.runtime.service import Runtime
+
+
+async def create_partner(rt: Runtime, *, partner_id: str | None, name: str, kind: str, sector: str | None,
+                         municipality: str | None) -> str:
+    check_partner(kind, sector, municipality, municipality is None or reference.municipality(municipality) is not None)
+    partner_id = partner_id or str(uuid.uuid4())
+    async with rt.uow() as uow:
+        if not await partners.add_partner(uow.conn, partner_id, name, kind, sector, municipality):
+            raise Conflict("id", "er bestaat al een partner met dit id")
+    return partner_id
+
+
+async def list_partners(rt: Runtime, kind: str | None) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        return [_partner(r) for r in await partners.partners(conn, kind)]
+
+
+async def get_partner(rt: Runtime, partner_id: str) -> dict[str, Any]:
+    async with rt.pool.acquire() as conn:
+        row = await partners.partner(conn, partner_id)
+        if row is None:
+            raise NotFound(partner_id)
+        contacts = await partners.contacts_of(conn, partner_id, subscribed_only=False)
+        hooks = await partners.webhooks_of(conn, partner_id)
+        subscriptions = await partners.subscriptions_of(conn, partner_id)
+    return {
+        **_partner(row),
+        "contacts": [{"id": str(c["id"]), "name": c["name"], "email": c["email"],
+                      "unsubscribed_at": c["unsubscribed_at"]} for c in contacts],
+        "webhooks": [{"id": str(h["id"]), "url": h["url"], "failing_since": h["failing_since"],
+                      "disabled_at": h["disabled_at"]} for h in hooks],
+        "subscriptions": [{"id": str(s["id"]), "event_types": s["event_types"],
+                           "municipalities": s["municipalities"], "provinces": s["provinces"], "mode": s["mode"]}
+                          for s in subscriptions],
+    }
+
+
+async def update_partner(rt: Runtime, partner_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    async with rt.uow() as uow:
+        row = await partners.partner(uow.conn, partner_id)
+        if row is None:
+            raise NotFound(partner_id)
+        merged = {k: row[k] for k in ("name", "kind", "sector", "municipality")} | changes
+        code = merged["municipality"]
+        check_partner(merged["kind"], merged["sector"], code, code is None or reference.municipality(code) is not None)
+        await partners.update_partner(uow.conn, partner_id, merged["name"], merged["kind"], merged["sector"], code)
+    return await get_partner(rt, partner_id)
+
+
+async def add_contact(rt: Runtime, partner_id: str, *, name: str, email: str, confirmed_consent: bool) -> str:
+    """An address erased before is refused unless the caller confirms the person asked to be added again."""
+    check_email(email)
+    hashed = address_hash(settings_of(rt).signing_secret, email)
+    contact_id = uuid.uuid4()
+    async with rt.uow() as uow:
+        if await partners.partner(uow.conn, partner_id) is None:
+            raise NotFound(partner_id)
+        if await partners.is_suppressed(uow.conn, hashed):
+            if not confirmed_consent:
+                raise Conflict("email", "dit adres is eerder afgemeld en gewist; voeg het alleen opnieuw toe met "
+                                        "toestemming (confirmed_consent: true)")
+            await partners.lift_suppression(uow.conn, hashed)
+        await partners.add_contact(uow.conn, contact_id, partner_id, name, email.strip())
+    return str(contact_id)
+
+
+async def add_webhook(rt: Runtime, partner_id: str, *, url: str, secret: str) -> str:
+    secret_key(secret)  # raises ValueError naming what is wrong
+    webhook_id = uuid.uuid4()
+    async with rt.uow() as uow:
+        if await partners.partner(uow.conn, partner_id) is None:
+            raise NotFound(partner_id)
+        await partners.add_webhook(uow.conn, webhook_id, partner_id, url, secret)
+    return str(webhook_id)
+
+
+async def add_subscription(rt: Runtime, partner_id: str, *, event_types: list[str], municipalities: list[str],
+                           provinces: list[str], mode: str) -> str:
+    canonical = {reference.fold(p): p for p in reference.provinces()}
+    provinces = [canonical.get(reference.fold(p), p) for p in provinces]
+    check_subscription(event_types, municipalities, provinces, set(reference.municipalities()),
+                       set(reference.provinces()))
+    subscription_id = uuid.uuid4()
+    async with rt.uow() as uow:
+        if await partners.partner(uow.conn, partner_id) is None:
+            raise NotFound(partner_id)
+        await partners.add_subscription(uow.conn, subscription_id, partner_id, sorted(set(event_types)),
+                                        sorted(set(municipalities)), sorted(set(provinces)), mode)
+    return str(subscription_id)
+
+
+async def delivery_log(rt: Runtime, *, partner: str | None, status: str | None, channel: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        rows = await deliveries.list_deliveries(conn, partner=partner, status=status, channel=channel, limit=limit)
+        attempts = await deliveries.attempts_of(conn, [r["id"] for r in rows])
+    by_delivery: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for a in attempts:
+        by_delivery.setdefault(a["delivery_id"], []).append(
+            {"attempt": a["attempt"], "started_at": a["started_at"], "finished_at": a["finished_at"],
+             "outcome": a["outcome"], "http_status": a["http_status"], "error": a["error"]}
+        )
+    return [
+        {"id": str(r["id"]), "event_id": r["event_id"], "event_type": r["event_type"], "channel": r["channel"],
+         "status": r["status"], "attempts": r["attempts"], "partner_id": r["partner_id"],
+         "recipient": r["recipient"], "message_id": r["message_id"], "transactional": r["transactional"],
+         "next_attempt_at": r["next_attempt_at"], "last_error": r["last_error"], "created_at": r["created_at"],
+         "updated_at": r["updated_at"], "log": by_delivery.get(r["id"], [])}
+        for r in rows
+    ]
+
+
+def _partner(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "kind": row["kind"], "sector": row["sector"],
+            "municipality": row["municipality"], "created_at": row["created_at"]}

@@ -1,0 +1,129 @@
+"""Fixtures of the notifications tests: SMTP server, webhook receiver, producer, helpers to set up partners."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from support.infra import Infra
+from support.services import auth
+
+from komerbij.contracts import CloudEventAttributes, to_kafka_headers
+from komerbij.contracts.events.base import Event
+from komerbij.contracts.events.registration import ActivityPublished, SignupConfirmed, Venue
+
+from .receivers import MailSink, WebhookReceiver
+
+ADMIN = auth("admin")
+UNSUBSCRIBE_SECRET = "unsubscribe-secret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+def notification_env(mail: MailSink, **extra: str) -> dict[str, str]:
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail.port),
+        "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+        "ADMIN_EMAILS": "voorraad@programmateam.example",
+        "PUBLIC_BASE_URL": "http://notifications.test",
+        "WEBHOOK_RETRY_SCHEDULE": "0.3s,0.6s,1.2s",
+        "MAIL_RETRY_SCHEDULE": "0.2s,0.4s",
+        "RETRY_JITTER": "0.1",
+        "WEBHOOK_DISABLE_AFTER": "2.5s",
+        "DELIVERY_LEASE_SECONDS": "30",
+        **extra,
+    }
+
+
+class Publisher:
+    """Puts events on the real topics with CloudEvents headers, as the other services' outbox relays do."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    async def publish(self, event: Event, event_id: str | None = None) -> str:
+        attrs = CloudEventAttributes(id=event_id or str(uuid.uuid4()), source="/komerbij/tests", type=event.TYPE,
+                                     subject=event.key)
+        await self.producer.send_and_wait(event.TOPIC, value=event.model_dump_json().encode(),
+                                          key=event.key.encode(), headers=to_kafka_headers(attrs))
+        return attrs.id
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def publisher(infra: Infra) -> AsyncIterator[Publisher]:
+    p = Publisher(infra.kafka_bootstrap)
+    await p.producer.start()
+    yield p
+    await p.producer.stop()
+
+
+def activity(municipality: str | None = "GM0363", title: str = "Samen eten in de buurt",
+             owner_partner_id: str | None = None) -> ActivityPublished:
+    starts = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    return ActivityPublished(
+        activity_id=str(uuid.uuid4()), edition_year=2026, title=title, category="eettafel", starts_at=starts,
+        ends_at=starts + timedelta(hours=2), municipality=municipality, province=None, online=False,
+        venue=Venue(name="Buurthuis De Kroon", street="Kerkstraat 1", postcode="1017 GA", city="Amsterdam"),
+        owner_partner_id=owner_partner_id, url="https://agenda.example/activiteit/1",
+    )
+
+
+def signup(email: str | None, owner_partner_id: str | None = None) -> SignupConfirmed:
+    starts = datetime(2026, 10, 2, 14, 0, tzinfo=UTC)
+    signup_id = str(uuid.uuid4())
+    return SignupConfirmed(
+        signup_id=signup_id, activity_id=str(uuid.uuid4()), activity_title="Koffie & ontmoeting",
+        starts_at=starts, ends_at=starts + timedelta(hours=2), municipality="GM0599",
+        location="Wijkcentrum Het Anker, Rotterdam", name="Mevrouw De Vries", email=email, phone=None,
+        party_size=2, cancel_url=f"https://registratie.example/signups/{signup_id}/annuleren?token=abc123",
+        owner_partner_id=owner_partner_id,
+    )
+
+
+async def make_partner(client: httpx.AsyncClient, *, kind: str = "local_coalition", name: str = "Coalitie",
+                       contact: str | None = None, hook: tuple[str, str] | None = None,
+                       subscription: dict[str, Any] | None = None, **fields: Any) -> dict[str, str]:
+    """A partner with (optionally) one contact, one webhook and one subscription; returns their ids."""
+    r = await client.post("/v1/partners", json={"name": name, "kind": kind, **fields}, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    ids = {"partner": r.json()["id"]}
+    if contact:
+        r = await client.post(f"/v1/partners/{ids['partner']}/contacts", json={"name": "Kim", "email": contact},
+                              headers=ADMIN)
+        assert r.status_code == 201, r.text
+        ids["contact"] = r.json()["id"]
+    if hook:
+        r = await client.post(f"/v1/partners/{ids['partner']}/webhooks", json={"url": hook[0], "secret": hook[1]},
+                              headers=ADMIN)
+        assert r.status_code == 201, r.text
+        ids["webhook"] = r.json()["id"]
+    if subscription:
+        r = await client.post(f"/v1/partners/{ids['partner']}/subscriptions", json=subscription, headers=ADMIN)
+        assert r.status_code == 201, r.text
+        ids["subscription"] = r.json()["id"]
+    return ids
+
+
+async def deliveries_of(client: httpx.AsyncClient, event_id: str, **params: str) -> list[dict[str, Any]]:
+    r = await client.get("/v1/deliveries", params={"limit": "1000", **params}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return [d for d in r.json()["items"] if d["event_id"] == event_id]

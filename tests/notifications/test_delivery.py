@@ -1,0 +1,233 @@
+"""End to end through real Kafka, PostgreSQL, SMTP (aiosmtpd) and HTTP: routing, exactly-once, retries, failures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from support.infra import Infra
+from support.services import RunningService, eventually, running, settings_env
+
+from komerbij.contracts.events.materials import OrderLine, OrderShipped, StockLow
+from komerbij.notifications.app import build_spec
+from komerbij.notifications.service import privacy
+
+from .conftest import ADMIN, Publisher, activity, deliveries_of, make_partner, notification_env, signup
+from .receivers import MailSink, WebhookReceiver
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def svc(infra: Infra, mail: MailSink) -> AsyncIterator[RunningService]:
+    env = settings_env(infra, infra.new_database("notif"), **notification_env(mail))
+    spec = build_spec(f"notifications-{uuid.uuid4().hex[:6]}", dispatch_interval=0.1)
+    async with running(spec, env) as service:
+        yield service
+
+
+async def test_activity_for_gm0363_reaches_the_subscribed_partner_once_by_mail_and_webhook_even_when_redelivered(
+    svc: RunningService, mail: MailSink, receiver: WebhookReceiver, publisher: Publisher
+) -> None:
+    hook = receiver.add("amsterdam")
+    ids = await make_partner(
+        svc.client, kind="municipality", municipality="GM0363", name="Gemeente Amsterdam",
+        contact="ontmoeten@amsterdam.example", hook=(receiver.url("amsterdam"), hook.secret),
+        subscription={"event_types": ["ActivityPublished"], "municipalities": ["GM0363"], "mode": "immediate"},
+    )
+    other = await make_partner(svc.client, contact="rotterdam@coalitie.example", subscription={
+        "event_types": ["ActivityPublished"], "municipalities": ["GM0599"]})
+    event = activity("GM0363", title="Eettafel in de Pijp")
+    event_id = await publisher.publish(event)
+    await publisher.publish(event, event_id=event_id)  # Kafka hands the same event over a second time
+
+    async def both_delivered() -> list[dict]:
+        found = await deliveries_of(svc.client, event_id)
+        return found if len(found) == 2 and all(d["status"] == "delivered" for d in found) else []
+
+    found = await eventually(both_delivered)
+    assert sorted(d["channel"] for d in found) == ["email", "webhook"]
+    assert all(d["partner_id"] == ids["partner"] and d["attempts"] == 1 for d in found)
+    assert [r["body"]["id"] for r in hook.requests] == [event_id]
+    assert all(r["verified"] for r in hook.requests)
+    assert hook.requests[0]["body"]["data"]["title"] == "Eettafel in de Pijp"
+    messages = mail.for_address("ontmoeten@amsterdam.example")
+    assert len(messages) == 1
+    assert "Eettafel in de Pijp" in messages[0]["Subject"]
+    assert messages[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail.for_address("rotterdam@coalitie.example") == []
+    assert await deliveries_of(svc.client, event_id, partner=other["partner"]) == []
+
+
+async def test_receiver_failing_three_times_gets_the_webhook_on_the_fourth_attempt_after_backoff(
+    svc: RunningService, receiver: WebhookReceiver, publisher: Publisher
+) -> None:
+    hook = receiver.add("den-haag", fail_first=3)
+    await make_partner(svc.client, hook=(receiver.url("den-haag"), hook.secret), subscription={
+        "event_types": ["ActivityPublished"], "municipalities": ["GM0518"]})
+    event_id = await publisher.publish(activity("GM0518"))
+
+    async def delivered() -> dict | None:
+        found = await deliveries_of(svc.client, event_id, channel="webhook")
+        return found[0] if found and found[0]["status"] == "delivered" else None
+
+    delivery = await eventually(delivered)
+    assert delivery["attempts"] == 4
+    assert [a["outcome"] for a in delivery["log"]] == ["error", "error", "error", "delivered"]
+    assert [a["http_status"] for a in delivery["log"]] == [500, 500, 500, 204]
+    assert len(set(hook.ids())) == 1, "every retry carries the same webhook-id"
+    gaps = [b["at"] - a["at"] for a, b in zip(hook.requests, hook.requests[1:], strict=False)]
+    for gap, planned in zip(gaps, (0.3, 0.6, 1.2), strict=True):
+        assert gap >= planned * 0.9  # the schedule's wait, less at most the configured 10 % jitter
+
+
+async def test_receiver_failing_always_ends_failed_dead_lettered_and_the_endpoint_disabled(
+    infra: Infra, svc: RunningService, mail: MailSink, receiver: WebhookReceiver, publisher: Publisher
+) -> None:
+    hook = receiver.add("utrecht", always_fail=True)
+    ids = await make_partner(svc.client, contact="webbeheer@utrecht.example",
+                             hook=(receiver.url("utrecht"), hook.secret),
+                             subscription={"event_types": ["ActivityPublished"], "municipalities": ["GM0344"],
+                                           "mode": "digest"})
+    first = await publisher.publish(activity("GM0344"))
+
+    async def failed(event_id: str) -> dict | None:
+        found = await deliveries_of(svc.client, event_id, channel="webhook")
+        return found[0] if found and found[0]["status"] == "failed" else None
+
+    delivery = await eventually(lambda: failed(first))
+    assert delivery["attempts"] == 4 and delivery["last_error"] == "HTTP 500"
+
+    async def disabled() -> bool:
+        r = await svc.client.get(f"/v1/partners/{ids['partner']}", headers=ADMIN)
+        return r.json()["webhooks"][0]["disabled_at"] is not None
+
+    for _ in range(3):  # keep failing until the failures span WEBHOOK_DISABLE_AFTER
+        if await disabled():
+            break
+        later = await publisher.publish(activity("GM0344"))
+        await eventually(lambda later=later: failed(later))
+    assert await disabled()
+    notice = await eventually(lambda: mail.received("webbeheer@utrecht.example"))
+    assert notice[0]["Subject"] == "Uw webhook voor meldingen is uitgeschakeld"
+    assert "uitgeschakeld" in notice[0].get_body(("plain",)).get_content()
+
+    requests_before = len(hook.requests)
+    after = await publisher.publish(activity("GM0344"))
+    await eventually(lambda: svc.runtime.pool.fetchval("SELECT true FROM notices WHERE event_id = $1", after))
+    assert await deliveries_of(svc.client, after, channel="webhook") == []
+    assert len(hook.requests) == requests_before
+
+    dead = await _dead_letter_of(infra, "registration.activities.dlq", first)
+    assert dead["dlq_error_class"] == "NotificationDeliveryFailed"
+    assert dead["dlq_attempts"] == "4" and dead["dlq_channel"] == "webhook"
+    assert dead["dlq_delivery_id"] == delivery["id"]
+
+
+async def _dead_letter_of(infra: Infra, topic: str, event_id: str) -> dict[str, str]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async def found() -> dict[str, str] | None:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    if headers.get("ce_id") == event_id:
+                        return headers
+            return None
+
+        return await eventually(found)
+    finally:
+        await consumer.stop()
+
+
+async def test_one_click_unsubscribe_stops_partner_mail_and_the_purge_erases_the_contact_after_30_days(
+    svc: RunningService, mail: MailSink, publisher: Publisher
+) -> None:
+    address = "nieuws@zwolle-ontmoet.example"
+    ids = await make_partner(svc.client, contact=address, subscription={
+        "event_types": ["ActivityPublished"], "municipalities": ["GM0193"]})
+    await publisher.publish(activity("GM0193", title="Wandelen langs de Vecht"))
+    first = (await eventually(lambda: mail.received(address)))[0]
+    link = first["List-Unsubscribe"].strip("<>")
+    path = link.removeprefix("http://notifications.test")
+    assert link in first.get_body(("plain",)).get_content()
+
+    page = await svc.client.get(path)
+    assert page.status_code == 200 and "Afmelden" in page.text
+    assert (await svc.client.get(path + "x")).status_code == 404
+    r = await svc.client.post(path, content="List-Unsubscribe=One-Click",
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and "U bent afgemeld" in r.text
+
+    later = await publisher.publish(activity("GM0193", title="Tweede wandeling"))
+    await eventually(lambda: svc.runtime.pool.fetchval("SELECT true FROM notices WHERE event_id = $1", later))
+    # deliveries are recorded in the notice's transaction: none now means none ever
+    assert await deliveries_of(svc.client, later) == []
+    assert len(mail.for_address(address)) == 1
+
+    now = svc.runtime.clock.now()
+    assert await privacy.purge(svc.runtime, now + timedelta(days=29)) == 0
+    assert await privacy.purge(svc.runtime, now + timedelta(days=31)) == 1
+    partner = (await svc.client.get(f"/v1/partners/{ids['partner']}", headers=ADMIN)).json()
+    assert partner["contacts"] == []
+    stored = await svc.runtime.pool.fetchval(
+        "SELECT count(*) FROM contacts WHERE email = $1", address)
+    assert stored == 0
+    again = await svc.client.post(f"/v1/partners/{ids['partner']}/contacts",
+                                  json={"name": "Kim", "email": address.upper()}, headers=ADMIN)
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "email"
+    consent = await svc.client.post(f"/v1/partners/{ids['partner']}/contacts",
+                                    json={"name": "Kim", "email": address, "confirmed_consent": True},
+                                    headers=ADMIN)
+    assert consent.status_code == 201
+    erased = await svc.client.delete(f"/v1/contacts/{consent.json()['id']}", headers=ADMIN)
+    assert erased.status_code == 204
+    assert await svc.runtime.pool.fetchval("SELECT count(*) FROM contacts WHERE email = $1", address) == 0
+
+
+async def test_participant_confirmation_mail_carries_the_cancel_link_in_dutch_text_and_html(
+    svc: RunningService, mail: MailSink, publisher: Publisher
+) -> None:
+    organiser = await make_partner(svc.client, contact="organisator@anker.example", subscription={
+        "event_types": ["SignupConfirmed"], "municipalities": ["GM0599"]}, id=f"anker-{uuid.uuid4().hex[:6]}")
+    event = signup("deelnemer@voorbeeld.example", owner_partner_id=organiser["partner"])
+    event_id = await publisher.publish(event)
+    message = (await eventually(lambda: mail.received("deelnemer@voorbeeld.example")))[0]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert message["Subject"] == "Bevestiging van uw aanmelding: Koffie & ontmoeting"
+    assert "Fijn dat u erbij komt" in text and "Fijn dat u erbij komt" in html
+    assert "Beste Mevrouw De Vries" in text
+    assert event.cancel_url in text
+    assert f'href="{event.cancel_url.replace("&", "&amp;")}"' in html
+    assert message["List-Unsubscribe"] is None, "transactional mail has no unsubscribe header"
+
+    to_organiser = (await eventually(lambda: mail.received("organisator@anker.example")))[0]
+    organiser_text = to_organiser.get_body(("plain",)).get_content()
+    assert "Er is een nieuwe aanmelding" in organiser_text
+    assert "deelnemer@voorbeeld.example" not in organiser_text and event.cancel_url not in organiser_text
+    found = await deliveries_of(svc.client, event_id)
+    assert sorted(d["recipient"].split(":")[0] for d in found) == ["contact", "participant"]
+
+
+async def test_order_updates_go_to_the_orderer_and_stock_alerts_to_the_admins(
+    svc: RunningService, mail: MailSink, publisher: Publisher
+) -> None:
+    await publisher.publish(OrderShipped(
+        order_id="ORD-1001", municipality="GM0855", edition_year=2026, status="shipped",
+        lines=[OrderLine(sku="POSTER-A3", quantity=20)], organisation="Welzijn Tilburg",
+        contact_email="inkoop@welzijntilburg.example", carrier="PostNL", tracking_code="3SABC123",
+    ))
+    await publisher.publish(StockLow(sku="PLACEMAT", name="Placemats", stock_on_hand=40, reserved=30,
+                                     threshold=50))
+    order_mail = (await eventually(lambda: mail.received("inkoop@welzijntilburg.example")))[0]
+    assert "verzonden" in order_mail["Subject"] and "3SABC123" in order_mail.get_body(("plain",)).get_content()
+    stock_mail = (await eventually(lambda: mail.received("voorraad@programmateam.example")))[0]
+    assert stock_mail["Subject"] == "Voorraad laag: Placemats"

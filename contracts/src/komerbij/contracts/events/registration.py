@@ -84,6 +84,7 @@ class SignupEvent(Event):
     cancel_url: str
     owner_municipality: str | None = None
     owner_partner_id: str | None = None
+    activity_url: str | None = None
 
 
 class SignupConfirmed(SignupEvent):
@@ -102,6 +103,9 @@ class SignupPromoted(SignupEvent):
 
 class SignupCancelled(SignupEvent):
     TYPE: ClassVar[str] = "nl.komerbij.registration.signup.cancelled.v1"
+
+    # "participant" (used the cancel link) or "activity_cancelled" (the organiser called the activity off)
+    reason: str | None = None
 
 
 EVENTS: tuple[type[Event], ...] = (

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from komerbij.contracts.events.registration import EVENTS
+from komerbij.registration import demo
+from komerbij.registration.entrypoints import activities, agenda, editions, signups
+from komerbij.registration.entrypoints.jobs import JOBS
+from komerbij.registration.service import statistics
+from komerbij.registration.service.editions import seed_upcoming
 from komerbij.registration.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
 
@@ -11,6 +17,11 @@ SPEC = ServiceSpec(
     description="Activities for the Week tegen Eenzaamheid, moderation, the public agenda and sign-ups.",
     settings_class=Settings,
     migrations_package="komerbij.registration.migrations",
+    routers=[activities.router, signups.router, agenda.router, editions.router],
+    publishes=list(EVENTS),
+    jobs=JOBS,
+    refreshers=[statistics.refresh],
+    on_start=[seed_upcoming, demo.load],
     default_port=8001,
 )
 

@@ -1,0 +1,69 @@
+"""The public agenda (no token): JSON with filters and pages, and an iCalendar feed per municipality."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from komerbij.registration.adapters import calendar
+from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS
+from komerbij.registration.domain.agenda import AgendaFilter
+from komerbij.registration.entrypoints.representation import activity_json
+from komerbij.registration.service import agenda as agenda_service
+from komerbij.registration.service.outgoing import activity_url
+from komerbij.registration.service.problems import invalid
+from komerbij.runtime import reference
+from komerbij.runtime.service import runtime_of
+
+router = APIRouter(tags=["agenda"])
+
+
+def _known_municipality(code: str | None) -> str | None:
+    if code is not None and reference.municipality(code) is None:
+        raise invalid("municipality", f"onbekende gemeentecode {code!r}")
+    return code
+
+
+@router.get("/v1/agenda", summary="Published activities, filtered and paginated")
+async def agenda(
+    request: Request,
+    municipality: str | None = Query(None, description="CBS code, e.g. GM0363"),
+    province: str | None = Query(None, description="Province name, e.g. Noord-Holland"),
+    date_from: date | None = Query(None, alias="from", description="First day (inclusive)"),
+    date_to: date | None = Query(None, alias="to", description="Last day (inclusive)"),
+    category: str | None = Query(None),
+    target_group: str | None = Query(None),
+    online: bool | None = Query(None),
+    q: str | None = Query(None, max_length=200, description="Words in title or description (accents ignored)"),
+    page: int = Query(1, ge=1, le=10_000),
+    page_size: int = Query(20, ge=1, le=100),
+) -> dict[str, Any]:
+    _known_municipality(municipality)
+    if province is not None and province not in reference.provinces():
+        raise invalid("province", f"onbekende provincie; kies uit {', '.join(reference.provinces())}")
+    if category is not None and category not in CATEGORIES:
+        raise invalid("category", f"onbekende categorie; kies uit {', '.join(CATEGORIES)}")
+    if target_group is not None and target_group not in TARGET_GROUPS:
+        raise invalid("target_group", f"onbekende doelgroep; kies uit {', '.join(TARGET_GROUPS)}")
+    if date_from and date_to and date_to < date_from:
+        raise invalid("to", "de einddatum ligt vóór de begindatum")
+    f = AgendaFilter(municipality, province, date_from, date_to, category, target_group, online, q, page, page_size)
+    rt = runtime_of(request)
+    items, total = await agenda_service.search(rt, f)
+    base = rt.settings.public_base_url
+    return {"items": [activity_json(a, base) for a in items], "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/v1/agenda.ics", summary="iCalendar feed (one municipality, or all)", response_class=Response,
+            responses={200: {"content": {"text/calendar": {}}}})
+async def agenda_ics(request: Request, municipality: str | None = Query(None)) -> Response:
+    _known_municipality(municipality)
+    rt = runtime_of(request)
+    items = await agenda_service.calendar(rt, municipality)
+    place = reference.municipality(municipality) if municipality else None
+    name = f"Week tegen Eenzaamheid – {place.name}" if place else "Week tegen Eenzaamheid"
+    base = rt.settings.public_base_url
+    body = calendar.render(items, name=name, url_of={a.id: activity_url(base, a.id) for a in items})
+    return Response(body, media_type="text/calendar; charset=utf-8")

@@ -1,0 +1,99 @@
+"""HTTP routes of sign-ups: sign up without an account, cancel through the secret link, participant lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.responses import HTMLResponse
+
+from komerbij.registration.entrypoints.pages import cancel_page
+from komerbij.registration.entrypoints.representation import checked_id, local, participant_json
+from komerbij.registration.service import signups
+from komerbij.registration.service.commands import SignupRequest
+from komerbij.registration.service.outgoing import cancel_url
+from komerbij.runtime.auth import Principal, require
+from komerbij.runtime.http import ProblemError
+from komerbij.runtime.service import runtime_of
+
+router = APIRouter(tags=["signups"])
+
+
+@router.post("/v1/activities/{activity_id}/signups", status_code=201, summary="Sign up (no account needed)")
+async def sign_up(activity_id: str, body: SignupRequest, request: Request) -> dict[str, Any]:
+    rt = runtime_of(request)
+    placed = await signups.sign_up(rt, checked_id(activity_id), body)
+    s = placed.signup
+    return {"id": s.id, "status": s.status, "cancel_token": placed.token, "party_size": s.party_size,
+            "waitlist_position": placed.waitlist_position,
+            "cancel_url": cancel_url(rt.settings.public_base_url, s.id, placed.token)}
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+@router.get("/v1/signups/{signup_id}/cancel", response_class=HTMLResponse, summary="Cancel page (link from mail)")
+async def cancel_form(signup_id: str, request: Request, token: str = Query(min_length=1)) -> HTMLResponse:
+    """A GET must not cancel (mail scanners follow links): it shows the question and a button that POSTs."""
+    rt = runtime_of(request)
+    try:
+        s, a = await signups.lookup(rt, checked_id(signup_id, "sign-up"), token)
+    except ProblemError:
+        return cancel_page("invalid", status_code=404)
+    return cancel_page("already" if s.status == "cancelled" else "confirm", s, a)
+
+
+@router.post("/v1/signups/{signup_id}/cancel", summary="Cancel a sign-up with its secret token", response_model=None)
+async def cancel(signup_id: str, request: Request, token: str = Query(min_length=1)) -> dict[str, Any] | Response:
+    rt = runtime_of(request)
+    try:
+        s, promoted = await signups.cancel(rt, checked_id(signup_id, "sign-up"), token)
+    except ProblemError:
+        if _wants_html(request):
+            return cancel_page("invalid", status_code=404)
+        raise
+    if _wants_html(request):
+        return cancel_page("done")
+    return {"id": s.id, "status": s.status, "promoted": len(promoted)}
+
+
+@router.get("/v1/activities/{activity_id}/signups", summary="Participant list (organiser of the activity)")
+async def participants(
+    activity_id: str, request: Request, principal: Principal = require("organiser")
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    a, people = await signups.participants(rt, principal, checked_id(activity_id))
+    items = [participant_json(s) for s in people]
+    active = [s for s in people if s.status == "confirmed"]
+    return {"items": items, "total": len(items), "capacity": a.capacity,
+            "seats_taken": sum(s.party_size for s in active)}
+
+
+_CSV_COLUMNS = ("naam", "e-mail", "telefoon", "aantal personen", "status", "aangemeld op")
+_STATUS_NL = {"confirmed": "bevestigd", "waitlisted": "wachtlijst", "cancelled": "geannuleerd"}
+
+
+def _cell(value: object) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; a name typed by the public must stay text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/v1/activities/{activity_id}/signups.csv", summary="Participant list as CSV (organiser)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def participants_csv(activity_id: str, request: Request, principal: Principal = require("organiser")) -> Response:
+    rt = runtime_of(request)
+    a, people = await signups.participants(rt, principal, checked_id(activity_id))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_CSV_COLUMNS)
+    for s in people:
+        writer.writerow([_cell(v) for v in (s.name, s.email, s.phone, s.party_size, _STATUS_NL[s.status],
+                                            local(s.created_at))])
+    # A byte-order mark, so that Excel opens the accents (Eén, Zoë) correctly.
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="aanmeldingen-{a.id}.csv"',
+                             "Cache-Control": "no-store"})

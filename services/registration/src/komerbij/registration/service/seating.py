@@ -1,0 +1,28 @@
+"""Moving people up from the waitlist when seats come free (a cancellation, or more capacity).
+
+Callers hold the activity's row lock, so the seats counted here cannot change underneath.
+"""
+
+from __future__ import annotations
+
+from komerbij.contracts.events import registration as ev
+from komerbij.registration.adapters import signups
+from komerbij.registration.domain import waitlist
+from komerbij.registration.domain.activity import Activity
+from komerbij.registration.service.outgoing import signup_event
+from komerbij.registration.service.tokens import new_token
+from komerbij.runtime.service import UnitOfWork
+
+
+async def fill_free_seats(uow: UnitOfWork, a: Activity, base_url: str) -> list[str]:
+    taken = await signups.seats_taken(uow.conn, a.id)
+    chosen = waitlist.promote(a.capacity, taken, await signups.waitlist(uow.conn, a.id))
+    if not chosen:
+        return []
+    promoted = await signups.promote(uow.conn, [w.signup_id for w in chosen])
+    for s in promoted:
+        # Only hashes are stored, so the promotion mail gets a fresh cancel link (the earlier one keeps working).
+        token, digest = new_token()
+        await signups.add_token(uow.conn, s.id, digest)
+        await uow.emit(signup_event(ev.SignupPromoted, s, a, base_url, token))
+    return [s.id for s in promoted]

@@ -1,0 +1,119 @@
+"""Use cases of sign-ups: place a party (confirmed or waitlisted), cancel with the secret link, list participants.
+
+Every use case that counts seats first takes the activity's row lock (`SELECT ... FOR UPDATE`): concurrent sign-ups
+for one activity queue up behind it, so capacity is never exceeded, while other activities are not held up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from komerbij.contracts.events import registration as ev
+from komerbij.registration.adapters import activities, signups
+from komerbij.registration.adapters.signups import Signup
+from komerbij.registration.domain import waitlist
+from komerbij.registration.domain.activity import Activity
+from komerbij.registration.service import access, seating
+from komerbij.registration.service.commands import SignupRequest
+from komerbij.registration.service.outgoing import signup_event
+from komerbij.registration.service.problems import invalid
+from komerbij.registration.service.tokens import matches, new_token
+from komerbij.runtime.auth import Principal
+from komerbij.runtime.http import ProblemError
+from komerbij.runtime.service import Runtime
+
+
+@dataclass(frozen=True)
+class Placed:
+    signup: Signup
+    token: str
+    waitlist_position: int | None
+
+
+def _check_request(req: SignupRequest) -> None:
+    if not req.email and not req.phone:
+        message = "geef een e-mailadres of telefoonnummer op, zodat de organisator u kan bereiken"
+        raise ProblemError(422, "Ongeldige invoer", f"email: {message}",
+                           errors=[{"field": "email", "message": message}, {"field": "phone", "message": message}])
+    if not req.consent:
+        raise invalid("consent", "zonder uw toestemming kunnen we uw aanmelding niet bewaren")
+
+
+def _open_for_signups(rt: Runtime, a: Activity | None) -> Activity:
+    if a is None or not access.can_see(None, a):
+        raise access.not_found()
+    if a.status == "cancelled":
+        raise ProblemError(409, "Activiteit gaat niet door", "The activity has been cancelled.")
+    if a.starts_at <= rt.clock.now():
+        raise ProblemError(409, "Aanmelden is gesloten", "The activity has already started.")
+    return a
+
+
+async def sign_up(rt: Runtime, activity_id: str, req: SignupRequest) -> Placed:
+    _check_request(req)
+    base = rt.settings.public_base_url
+    async with rt.uow() as uow:
+        a = _open_for_signups(rt, await activities.get(uow.conn, activity_id, lock=True))
+        taken = await signups.seats_taken(uow.conn, a.id)
+        status = waitlist.place(a.capacity, taken, req.party_size)
+        token, digest = new_token()
+        s = Signup(id=str(uuid.uuid4()), activity_id=a.id, status=status, party_size=req.party_size, name=req.name,
+                   email=req.email, phone=req.phone, token_hashes=[digest], created_at=rt.clock.now())
+        await signups.insert(uow.conn, s, consent_at=rt.clock.now())
+        position = None
+        if status == "confirmed":
+            await uow.emit(signup_event(ev.SignupConfirmed, s, a, base, token))
+        else:
+            queue = [w.signup_id for w in await signups.waitlist(uow.conn, a.id)]
+            position = waitlist.waitlist_position(queue, s.id)
+            await uow.emit(signup_event(ev.SignupWaitlisted, s, a, base, token, waitlist_position=position))
+    return Placed(s, token, position)
+
+
+async def _authorised(rt: Runtime, signup_id: str, token: str) -> Signup:
+    async with rt.pool.acquire() as conn:
+        s = await signups.get(conn, signup_id)
+    if s is None or (s.status != "cancelled" and not matches(token, s.token_hashes)):
+        raise ProblemError(404, "Link niet geldig", "No sign-up with this id and token.")
+    return s
+
+
+async def lookup(rt: Runtime, signup_id: str, token: str) -> tuple[Signup, Activity]:
+    """For the confirmation page behind the cancel link."""
+    s = await _authorised(rt, signup_id, token)
+    async with rt.pool.acquire() as conn:
+        a = await activities.get(conn, s.activity_id)
+    assert a is not None
+    return s, a
+
+
+async def cancel(rt: Runtime, signup_id: str, token: str) -> tuple[Signup, list[str]]:
+    """Cancelling twice is harmless (the link may be clicked again). Freed seats go to the waitlist in order."""
+    s = await _authorised(rt, signup_id, token)
+    if s.status == "cancelled":
+        return s, []
+    base = rt.settings.public_base_url
+    async with rt.uow() as uow:
+        a = await activities.get(uow.conn, s.activity_id, lock=True)
+        assert a is not None
+        s = await signups.get(uow.conn, signup_id)  # again, now under the lock
+        assert s is not None
+        if s.status == "cancelled":
+            return s, []
+        was_confirmed = s.status == "confirmed"
+        await uow.emit(signup_event(ev.SignupCancelled, s, a, base, None, reason="participant"))
+        await signups.cancel(uow.conn, s.id)
+        promoted = await seating.fill_free_seats(uow, a, base) if was_confirmed else []
+        s = await signups.get(uow.conn, signup_id)
+    assert s is not None
+    return s, promoted
+
+
+async def participants(rt: Runtime, principal: Principal, activity_id: str) -> tuple[Activity, list[Signup]]:
+    async with rt.pool.acquire() as conn:
+        a = await activities.get(conn, activity_id)
+        if a is None:
+            raise access.not_found()
+        access.require_owner(principal, a)
+        return a, await signups.participants(conn, a.id)

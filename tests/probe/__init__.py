@@ -23,11 +23,6 @@ from komerbij.runtime.service import Runtime, ServiceSpec, runtime_of
 from komerbij.runtime.settings import ServiceSettings
 
 
-class ProbeSettings(ServiceSettings):
-    probe_group: str = "probe"
-    probe_handler_delay: float = 0.0
-
-
 class Adjust(BaseModel):
     key: str = Field(min_length=1)
     n: int
@@ -74,14 +69,15 @@ def make_router(group: str, delay: float) -> EventRouter:
     return events
 
 
-def spec() -> ServiceSpec:
-    group = os.environ.get("PROBE_GROUP", "probe")
-    delay = float(os.environ.get("PROBE_HANDLER_DELAY", "0"))
+def spec(group: str | None = None, delay: float | None = None) -> ServiceSpec:
+    """In-process tests pass the group; `python -m probe` reads PROBE_GROUP / PROBE_HANDLER_DELAY."""
+    group = group or os.environ.get("PROBE_GROUP", "probe")
+    delay = delay if delay is not None else float(os.environ.get("PROBE_HANDLER_DELAY", "0"))
     return ServiceSpec(
         name="probe",
         title="probe",
         description="Runtime probe for tests",
-        settings_class=ProbeSettings,
+        settings_class=ServiceSettings,
         migrations_package="probe.migrations",
         routers=[router],
         events=make_router(group, delay),

@@ -120,7 +120,7 @@ class KafkaServer:
         if not (self.data_dir / "kraft" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(
-                self._java(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                self._java(jars, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
                            "--standalone"),
                 check=True, stdout=subprocess.DEVNULL,
             )

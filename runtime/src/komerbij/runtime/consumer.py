@@ -130,7 +130,7 @@ class EventRouter:
             async def handle(message: KafkaMessage = Context("message")) -> None:
                 await self.process(message.raw_message, pool=pool, metrics=metrics, source=source)
 
-            subscriber(handle)
+            subscriber(handle, decoder=_raw_body)
 
     async def process(
         self, record: ConsumerRecord, *, pool: asyncpg.Pool, metrics: Metrics, source: str
@@ -160,6 +160,11 @@ class EventRouter:
                 return False
             await handler(event, EventContext(conn=conn, attributes=attributes, source=source))
         return True
+
+
+async def _raw_body(message: KafkaMessage) -> bytes:
+    """Leave the body undecoded: `parse` turns bad JSON into a PoisonMessage instead of a retried error."""
+    return message.body
 
 
 def parse(cls: type[Event], value: bytes | None) -> Event:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import asyncpg
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
@@ -105,7 +106,7 @@ class Runtime:
         )
         self.migrated = False
         self.relay: OutboxRelay | None = None
-        self._dlq_producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"komerbij-{spec.name}-dlq")
+        self._dlq_producer: AIOKafkaProducer | None = None
         self._scheduler: Scheduler | None = None
         self._refresh_task: asyncio.Task[None] | None = None
 
@@ -120,6 +121,8 @@ class Runtime:
         self.migrated = True
         for hook in self.spec.on_start:
             await hook(self)
+        # aiokafka clients bind to the running loop, so they are made here and not in __init__
+        self._dlq_producer = make_producer(s.kafka_bootstrap_servers, client_id=f"komerbij-{self.spec.name}-dlq")
         await self._dlq_producer.start()
         if self.spec.events is not None:
             self.spec.events.bind(
@@ -150,7 +153,8 @@ class Runtime:
             await self._scheduler.stop()
         if self.relay:
             await self.relay.stop()
-        await self._dlq_producer.stop()
+        if self._dlq_producer:
+            await self._dlq_producer.stop()
         await self.pool.close()
         log.info("service stopped")
 

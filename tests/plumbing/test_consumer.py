@@ -1,0 +1,145 @@
+"""Consumers: effectively once (inbox + commit after processing), poison isolated on the DLQ, replay, clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+from probe import effects, spec
+from support.infra import Infra, fetch
+from support.kafka import cloudevent, header, produce, read_topic
+from support.services import ServiceProcess, eventually, running, settings_env
+
+from komerbij.contracts.events.materials import StockAdjusted
+
+TOPIC, DLQ = "materials.stock", "materials.stock.dlq"
+
+
+def adjusted(key: str, n: int, run: str) -> StockAdjusted:
+    return StockAdjusted(sku=key, name="probe", stock_on_hand=n, reserved=0, delta=1, reason=run)
+
+
+async def test_same_event_delivered_twice_has_one_effect(infra: Infra) -> None:
+    run = f"twice-{uuid.uuid4().hex[:6]}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=f"g-{run}")
+    value, headers = cloudevent(adjusted("k", 1, run))
+    after_value, after_headers = cloudevent(adjusted("k", 2, run))
+    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+        await produce(infra.kafka_bootstrap, TOPIC, [(b"k", value, headers), (b"k", value, headers),
+                                                     (b"k", after_value, after_headers)])
+        rows = await eventually(lambda: _at_least(svc, run, 2))
+        duplicates = svc.runtime.metrics.duplicates.labels(TOPIC)._value.get()
+    assert [n for _, _, n in rows] == [1, 2]
+    assert duplicates >= 1
+
+
+async def _at_least(svc, run: str, count: int) -> list:
+    rows = await effects(svc.runtime, run)
+    return rows if len(rows) >= count else []
+
+
+async def test_poison_messages_go_to_the_dlq_with_reasons_and_the_partition_goes_on(infra: Infra) -> None:
+    run = f"poison-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group)
+    not_json_id, invalid_id = str(uuid.uuid4()), str(uuid.uuid4())
+    _, not_json_headers = cloudevent(adjusted("k", 0, run), event_id=not_json_id)
+    _, invalid_headers = cloudevent(adjusted("k", 0, run), event_id=invalid_id)
+    good_value, good_headers = cloudevent(adjusted("k", 1, run))
+    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+        await produce(infra.kafka_bootstrap, TOPIC, [
+            (b"k", b"this is {not json", not_json_headers),
+            (b"k", json.dumps({"sku": 42, "reason": run}).encode(), invalid_headers),
+            (b"k", good_value, good_headers),
+        ])
+        rows = await eventually(lambda: effects(svc.runtime, run))
+        assert [n for _, _, n in rows] == [1]
+        dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in
+                                {not_json_id, invalid_id}, until=lambda rs: len(rs) >= 2)
+    by_id = {header(r, "ce_id"): r for r in dead}
+    not_json, invalid = by_id[not_json_id], by_id[invalid_id]
+    assert header(not_json, "dlq_error_class") == "MalformedJSON"
+    assert header(invalid, "dlq_error_class") == "SchemaValidationError"
+    assert "name" in header(invalid, "dlq_error_message")  # names the missing field
+    assert "stock_on_hand" in header(invalid, "dlq_error_message")
+    for record in (not_json, invalid):
+        assert header(record, "dlq_topic") == TOPIC
+        assert header(record, "dlq_group") == group
+        assert header(record, "dlq_attempts") == "1"  # poison is not retried
+        assert int(header(record, "dlq_offset")) >= 0 and header(record, "dlq_partition") == "0"
+        assert header(record, "ce_type") == StockAdjusted.TYPE  # the original envelope is kept
+    assert not_json.value == b"this is {not json"
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_it_back(infra: Infra) -> None:
+    run = f"fail-{uuid.uuid4().hex[:6]}"
+    dsn = infra.new_database("probe")
+    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", RETRY_MAX_ATTEMPTS="3")
+    value, headers = cloudevent(adjusted("k", 7, run))
+    event_id = header_value(headers, "ce_id")
+    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE flags SET broken = true")
+        await produce(infra.kafka_bootstrap, TOPIC, [(b"k", value, headers)])
+        dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") == event_id,
+                                until=lambda rs: len(rs) >= 1)
+        assert header(dead[0], "dlq_attempts") == "3"
+        assert header(dead[0], "dlq_error_class") == "RuntimeError"
+        assert svc.runtime.metrics.retries.labels(TOPIC)._value.get() == 2
+        assert await effects(svc.runtime, run) == []
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE flags SET broken = false")  # the fix
+        replay = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "komerbij.devtools.cli", "--bootstrap", infra.kafka_bootstrap, "dlq", "replay",
+             TOPIC], capture_output=True, text=True, timeout=120,
+        )
+        assert replay.returncode == 0, replay.stderr
+        assert "replayed" in replay.stdout
+        rows = await eventually(lambda: effects(svc.runtime, run))
+    assert [(eid, n) for eid, _, n in rows] == [(event_id, 7)]
+
+
+def header_value(headers: list, name: str) -> str:
+    return next(v.decode() for k, v in headers if k == name)
+
+
+@pytest.mark.slow
+async def test_sigterm_with_messages_in_flight_loses_none_and_applies_none_twice(infra: Infra, tmp_path) -> None:
+    run = f"term-{uuid.uuid4().hex[:6]}"
+    dsn = infra.new_database("probe")
+    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", PROBE_HANDLER_DELAY="0.02", PYTHONPATH="tests")
+    messages = []
+    for i in range(300):
+        value, headers = cloudevent(adjusted(f"k{i % 3}", i, run))
+        messages.append((f"k{i % 3}".encode(), value, headers))
+    service = ServiceProcess("probe", env, tmp_path).start()
+    await produce(infra.kafka_bootstrap, TOPIC, messages)
+
+    async def some_done() -> bool:
+        return len(await fetch(dsn, "SELECT 1 FROM effects WHERE run = $1", run)) >= 30
+
+    await eventually(some_done)
+    code = await asyncio.to_thread(service.terminate)  # SIGTERM mid-stream
+    done_at_stop = len(await fetch(dsn, "SELECT 1 FROM effects WHERE run = $1", run))
+    # uvicorn re-raises SIGTERM after a clean shutdown, so the exit status is "terminated by SIGTERM"
+    assert code in (0, -signal.SIGTERM), service.logs()[-2000:]
+    assert '"message": "service stopped"' in service.logs()
+    assert done_at_stop < 300  # it really was stopped with work left
+    restarted = ServiceProcess("probe", env, tmp_path).start()
+    try:
+        async def all_done() -> bool:
+            return len(await fetch(dsn, "SELECT 1 FROM effects WHERE run = $1", run)) >= 300
+
+        await eventually(all_done, timeout=90)
+        await asyncio.sleep(1)
+        rows = await fetch(dsn, "SELECT event_id, count(*) AS n FROM effects WHERE run = $1 GROUP BY 1", run)
+    finally:
+        restarted.terminate()
+    assert len(rows) == 300
+    assert all(r["n"] == 1 for r in rows)

@@ -1,0 +1,75 @@
+"""Reading and writing real Kafka topics in tests, without a consumer group (nothing committed, nothing shared)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord]], bool],
+    keep: Callable[[ConsumerRecord], bool] = lambda r: True,
+    timeout: float = 60.0,
+) -> list[ConsumerRecord]:
+    """All records of `topic` from the beginning that `keep` accepts, once `until(records)` holds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [0])]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for recs in batch.values():
+                records.extend(r for r in recs if keep(r))
+            if until(records):
+                return records
+        raise AssertionError(f"{topic}: condition not met within {timeout}s; {len(records)} matching records")
+    finally:
+        await consumer.stop()
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode()
+    return None
+
+
+def cloudevent(event: Event, *, event_id: str | None = None, source: str = "/tests") -> tuple[bytes, list]:
+    attrs = CloudEventAttributes(id=event_id or str(uuid.uuid4()), source=source, type=event.TYPE,
+                                 time=datetime.now(UTC), subject=event.key)
+    return event.model_dump_json().encode(), to_kafka_headers(attrs)
+
+
+async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, list]]) -> None:
+    """Send (key, value, headers) tuples in order and wait for all acks."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k, headers=h) for k, v, h in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def data(record: ConsumerRecord) -> dict:
+    """The JSON body, or {} for the poison messages other tests leave on shared topics."""
+    try:
+        body = json.loads(record.value)
+    except (ValueError, TypeError):
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -20,7 +20,7 @@ from komerbij.devtools.processes import free_port, stop_process
 from komerbij.runtime.auth import issue_token
 from komerbij.runtime.service import Runtime, ServiceSpec, create_app
 
-JWT_SECRET = "test-secret-for-komerbij-only"
+JWT_SECRET = "test-secret-for-komerbij-tests-only-0123456789"
 
 
 def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:

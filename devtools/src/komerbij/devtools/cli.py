@@ -9,6 +9,9 @@ import sys
 
 from komerbij.contracts import TOPICS
 
+# The secret `make run` gives the services; local use only (production verifies RS256 tokens via JWT_JWKS_URL).
+DEV_SECRET = "komerbij-local-development-secret-not-for-production"
+
 
 def _bootstrap(args: argparse.Namespace) -> str:
     return args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -17,7 +20,7 @@ def _bootstrap(args: argparse.Namespace) -> str:
 def cmd_token(args: argparse.Namespace) -> int:
     from komerbij.runtime.auth import issue_token
 
-    secret = args.secret or os.environ.get("JWT_SECRET") or "komerbij-dev-secret"
+    secret = args.secret or os.environ.get("JWT_SECRET") or DEV_SECRET
     print(issue_token(secret, role=args.role, municipality=args.municipality, partner=args.partner,
                       subject=args.subject, ttl_seconds=args.ttl))
     return 0

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from support.infra import Infra
-from support.services import RunningService, eventually, running, settings_env
+from support.services import RunningService, auth, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import OrderLine, OrderShipped, StockLow
+from komerbij.contracts.events.media import MentionRecorded
 from komerbij.notifications.app import build_spec
-from komerbij.notifications.service import privacy
+from komerbij.notifications.service import digest, privacy
 
 from .conftest import ADMIN, Publisher, activity, deliveries_of, make_partner, notification_env, signup
 from .receivers import MailSink, WebhookReceiver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -231,3 +236,133 @@ async def test_order_updates_go_to_the_orderer_and_stock_alerts_to_the_admins(
     assert "verzonden" in order_mail["Subject"] and "3SABC123" in order_mail.get_body(("plain",)).get_content()
     stock_mail = (await eventually(lambda: mail.received("voorraad@programmateam.example")))[0]
     assert stock_mail["Subject"] == "Voorraad laag: Placemats"
+
+
+async def test_digest_subscription_collects_events_into_one_mail_per_partner_per_day(
+    svc: RunningService, mail: MailSink, publisher: Publisher
+) -> None:
+    address = "dagoverzicht@fonds.example"
+    await make_partner(svc.client, kind="national_partner", sector="fondsen", contact=address, subscription={
+        "event_types": ["ActivityPublished", "ActivityCancelled"], "provinces": ["Groningen"], "mode": "digest"})
+    events = [await publisher.publish(activity("GM0014", title=t)) for t in ("Taalcafé", "Rollatorwandeling")]
+
+    async def collected() -> bool:
+        n = await svc.runtime.pool.fetchval(
+            "SELECT count(*) FROM digest_items WHERE event_id = ANY($1::text[])", events)
+        return n == 2
+
+    await eventually(collected)
+    assert mail.for_address(address) == []
+    for event_id in events:
+        assert await deliveries_of(svc.client, event_id) == []
+
+    evening = datetime(2026, 9, 30, 18, 0, tzinfo=UTC)  # 20:00 in Amsterdam, after the 08:00 digest time
+    assert await digest.send_digests(svc.runtime, evening) >= 1
+    assert await digest.send_digests(svc.runtime, evening + timedelta(hours=1)) == 0
+    messages = await eventually(lambda: mail.received(address))
+    assert len(messages) == 1
+    text = messages[0].get_body(("plain",)).get_content()
+    assert messages[0]["Subject"] == "Dagoverzicht Week tegen Eenzaamheid – woensdag 30 september 2026"
+    assert "Taalcafé" in text and "Rollatorwandeling" in text and "2 meldingen" in text
+    assert messages[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+ROUTES = [
+    ("POST", "/v1/partners", {"name": "X", "kind": "welfare"}),
+    ("GET", "/v1/partners", None),
+    ("GET", "/v1/partners/p1", None),
+    ("PATCH", "/v1/partners/p1", {"name": "Y"}),
+    ("POST", "/v1/partners/p1/contacts", {"name": "Kim", "email": "kim@example.org"}),
+    ("DELETE", f"/v1/contacts/{uuid.uuid4()}", None),
+    ("POST", "/v1/partners/p1/subscriptions", {"event_types": ["ActivityPublished"]}),
+    ("POST", "/v1/partners/p1/webhooks", {"url": "https://example.org/h", "secret": "whsec_" + "A" * 40}),
+    ("GET", "/v1/deliveries", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+async def test_admin_routes_refuse_anonymous_and_non_admin_callers(
+    svc: RunningService, method: str, path: str, body: dict | None
+) -> None:
+    anonymous = await svc.client.request(method, path, json=body)
+    assert anonymous.status_code == 401
+    for role in ("organiser", "moderator", "comms", "fulfilment"):
+        r = await svc.client.request(method, path, json=body, headers=auth(role, municipality="GM0363"))
+        assert r.status_code == 403, (role, r.text)
+        assert r.json()["title"] == "Geen toegang"
+    admitted = await svc.client.request(method, path, json=body, headers=ADMIN)
+    assert admitted.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/partners", {"name": "Gemeente", "kind": "municipality"}, "municipality"),
+    ("/v1/partners", {"name": "Gemeente", "kind": "municipality", "municipality": "GM9999"}, "municipality"),
+    ("/v1/partners", {"name": "Welzijn", "kind": "welfare", "sector": "sport"}, "sector"),
+    ("/v1/partners", {"name": "X", "kind": "bakery"}, "kind"),
+    ("/v1/partners/{p}/contacts", {"name": "Kim", "email": "geen-adres"}, "email"),
+    ("/v1/partners/{p}/webhooks", {"url": "http://example.org/h", "secret": "whsec_" + "A" * 40}, "url"),
+    ("/v1/partners/{p}/webhooks", {"url": "https://example.org/h", "secret": "geheim"}, "secret"),
+    ("/v1/partners/{p}/subscriptions", {"event_types": ["OrderShipped"]}, "event_types.0"),
+    ("/v1/partners/{p}/subscriptions", {"event_types": ["ActivityPublished"], "municipalities": ["GM9999"]},
+     "municipalities.0"),
+    ("/v1/partners/{p}/subscriptions", {"event_types": ["ActivityPublished"], "mode": "weekly"}, "mode"),
+])
+async def test_bad_input_is_422_naming_the_field(svc: RunningService, path: str, body: dict, field: str) -> None:
+    partner = await make_partner(svc.client)
+    r = await svc.client.post(path.format(p=partner["partner"]), json=body, headers=ADMIN)
+    assert r.status_code == 422, r.text
+    assert r.json()["title"] == "Ongeldige invoer"
+    assert field in [e["field"] for e in r.json()["errors"]]
+
+
+async def test_partner_ids_match_registration_owners_and_can_be_read_and_changed(svc: RunningService) -> None:
+    r = await svc.client.post("/v1/partners", json={"id": "humanitas-test", "name": "Humanitas",
+                                                    "kind": "national_partner", "sector": "zorg en welzijn"},
+                              headers=ADMIN)
+    assert r.status_code == 201 and r.json()["id"] == "humanitas-test"
+    duplicate = await svc.client.post("/v1/partners", json={"id": "humanitas-test", "name": "H", "kind": "welfare"},
+                                      headers=ADMIN)
+    assert duplicate.status_code == 409
+    changed = await svc.client.patch("/v1/partners/humanitas-test", json={"name": "Humanitas Nederland"},
+                                     headers=ADMIN)
+    assert changed.status_code == 200 and changed.json()["name"] == "Humanitas Nederland"
+    listed = await svc.client.get("/v1/partners", params={"kind": "national_partner"}, headers=ADMIN)
+    assert "humanitas-test" in [p["id"] for p in listed.json()["items"]]
+    assert (await svc.client.get("/v1/partners/nope", headers=ADMIN)).status_code == 404
+
+
+async def test_delivery_events_match_their_committed_json_schemas(
+    infra: Infra, svc: RunningService, receiver: WebhookReceiver, publisher: Publisher
+) -> None:
+    ok, bad = receiver.add("schema-ok"), receiver.add("schema-bad", always_fail=True)
+    for name, hook in (("schema-ok", ok), ("schema-bad", bad)):
+        await make_partner(svc.client, hook=(receiver.url(name), hook.secret), subscription={
+            "event_types": ["MentionRecorded"], "municipalities": ["GM0202"]})
+    mention = MentionRecorded(mention_id=str(uuid.uuid4()), title="Arnhem eet samen", url="https://rtv.example/1",
+                              outlet_id="rtv-oost", outlet_name="RTV Oost", medium="tv", scope="regional",
+                              published_at=datetime(2026, 10, 1, 9, tzinfo=UTC), municipalities=["GM0202"])
+    event_id = await publisher.publish(mention)
+    schemas = {path.stem: json.loads(path.read_text()) for path in SCHEMAS.glob("nl.komerbij.notifications.*.json")}
+    consumer = AIOKafkaConsumer("notifications.deliveries", bootstrap_servers=infra.kafka_bootstrap,
+                                auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    seen: dict[str, dict] = {}
+    try:
+        async def both() -> bool:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    body = json.loads(record.value)
+                    if body["event_id"] == event_id:
+                        seen[dict(record.headers)["ce_type"].decode()] = body
+            return len(seen) == 2
+
+        await eventually(both, timeout=60)
+    finally:
+        await consumer.stop()
+    assert set(seen) == set(schemas)
+    for type_name, body in seen.items():
+        jsonschema.validate(body, schemas[type_name])
+        assert body["channel"] == "webhook" and "@" not in json.dumps(body)
+    metrics = (await svc.client.get("/metrics")).text
+    assert 'komerbij_deliveries_total{channel="webhook",status="delivered"}' in metrics
+    assert 'komerbij_deliveries{channel="webhook",status="failed"}' in metrics

@@ -1,0 +1,93 @@
+"""The metric names ops can rely on: what alerts and dashboards may use, and where each name comes from.
+
+Names are metric families as Prometheus stores them (counters with `_total`; histograms without `_bucket`/`_sum`/
+`_count`). `RUNTIME` and `FASTSTREAM` are exported by every service today, and a test proves it; `BUSINESS` are the
+services' own gauges and counters (landing as each service is built); `PROPOSED` are asked of the platform lead
+(see the monitoring report) and already used by alerts, so the alert is ready the day the gauge exists.
+"""
+
+from __future__ import annotations
+
+import re
+
+from komerbij.devtools.processes import repo_root
+
+PROMETHEUS_DIR = repo_root() / "deploy" / "prometheus"
+GRAFANA_DIR = repo_root() / "deploy" / "grafana"
+
+RUNTIME = {
+    "komerbij_http_requests_total": "counter",
+    "komerbij_http_request_duration_seconds": "histogram",
+    "komerbij_outbox_backlog_events": "gauge",
+    "komerbij_outbox_oldest_event_age_seconds": "gauge",
+    "komerbij_outbox_published_total": "counter",
+    "komerbij_outbox_publish_errors_total": "counter",
+    "komerbij_consumer_lag_messages": "gauge",
+    "komerbij_dead_letters_total": "counter",
+    "komerbij_consumer_retries_total": "counter",
+    "komerbij_inbox_duplicates_total": "counter",
+    "komerbij_consumer_ignored_total": "counter",
+    "komerbij_db_pool_connections": "gauge",
+    "komerbij_job_runs_total": "counter",
+    "komerbij_service_info": "gauge",
+}
+
+# FastStream's KafkaPrometheusMiddleware with metrics_prefix="komerbij" (faststream/prometheus/container.py).
+FASTSTREAM = {
+    "komerbij_received_messages_total": "counter",
+    "komerbij_received_messages_size_bytes": "histogram",
+    "komerbij_received_messages_in_process": "gauge",
+    "komerbij_received_processed_messages_total": "counter",
+    "komerbij_received_processed_messages_duration_seconds": "histogram",
+    "komerbij_received_processed_messages_exceptions_total": "counter",
+    "komerbij_published_messages_total": "counter",
+    "komerbij_published_messages_duration_seconds": "histogram",
+    "komerbij_published_messages_exceptions_total": "counter",
+}
+
+BUSINESS = {
+    "komerbij_activities": "gauge",  # registration, {status}
+    "komerbij_signups": "gauge",  # registration, {status}
+    "komerbij_orders": "gauge",  # materials, {status}
+    "komerbij_stock_on_hand_items": "gauge",  # materials, {sku}
+    "komerbij_stock_reserved_items": "gauge",  # materials, {sku}
+    "komerbij_stock_shipped_items": "gauge",  # materials, {sku}
+    "komerbij_mentions": "gauge",  # media, {medium, scope}
+    "komerbij_feed_polls_total": "counter",  # media, {outcome}
+    "komerbij_feed_items_irrelevant_total": "counter",  # media
+    "komerbij_feeds_failing": "gauge",  # media
+    "komerbij_deliveries_total": "counter",  # notifications, {channel, status}
+}
+
+PROPOSED = {
+    "komerbij_service_ready": "gauge",  # runtime: 1 when /readyz would answer 200, else 0
+    "komerbij_stock_low_threshold_items": "gauge",  # materials, {sku}: the SKU's low-stock threshold
+    # notifications, {channel, status}: deliveries now in each status. Not `komerbij_deliveries`: that is the family
+    # name of the counter komerbij_deliveries_total, and prometheus_client refuses both in one registry.
+    "komerbij_deliveries_current": "gauge",
+}
+
+PROMETHEUS = {"up": "gauge"}  # set by Prometheus itself for every scrape target
+
+ALL = {**RUNTIME, **FASTSTREAM, **BUSINESS, **PROPOSED, **PROMETHEUS}
+
+_NAME = re.compile(r"(?<![\w:])(komerbij_[a-z0-9_]+|up)(?![\w(])")
+_NAME_MATCHER = re.compile(r'__name__\s*=~?\s*"([^"]*)"')  # {__name__=~"a_total|b_total"}
+_HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
+
+
+def metric_names(promql: str) -> set[str]:
+    """Metric families a PromQL expression reads (our names all start with komerbij_, plus Prometheus' `up`).
+
+    Label values are dropped first, so a quoted string such as route="/up" is not read as a metric; a
+    `__name__` matcher's alternatives count as names.
+    """
+    by_regex = [n for m in _NAME_MATCHER.findall(promql) for n in m.split("|")]
+    without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', promql)
+    names = set()
+    for name in [*_NAME.findall(without_strings), *by_regex]:
+        for part in _HISTOGRAM_PARTS:
+            if name.endswith(part) and name.removesuffix(part) in ALL:
+                name = name.removesuffix(part)
+        names.add(name)
+    return names

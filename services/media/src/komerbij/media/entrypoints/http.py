@@ -77,7 +77,7 @@ class FeedIn(BaseModel):
 
 class MentionIn(BaseModel):
     outlet_id: uuid.UUID
-    published_at: datetime | date
+    published_at: datetime = Field(description="A date alone (print edition, broadcast day) means that day")
     title: str = Field(min_length=1, max_length=500)
     programme: str | None = Field(None, max_length=300, description="Programme (TV/radio) or page (print)")
     url: str | None = Field(None, max_length=2000)
@@ -89,19 +89,28 @@ class MentionIn(BaseModel):
 
     _url = field_validator("url")(_http_url)
 
+    @field_validator("published_at", mode="before")
+    @classmethod
+    def _day_or_moment(cls, v: object) -> object:
+        # One type, not `datetime | date`: a union would name its members in the error's field path.
+        if isinstance(v, str) and len(v.strip()) == 10:
+            try:
+                return datetime.combine(date.fromisoformat(v.strip()), time(), AMSTERDAM)
+            except ValueError:
+                return v
+        return v
+
+    @field_validator("published_at")
+    @classmethod
+    def _dutch_time_when_naive(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=AMSTERDAM)
+
 
 class MentionPatch(BaseModel):
     sentiment: Sentiment | None = None
     tags: list[Annotated[str, Field(max_length=MAX_TAG_LENGTH)]] = Field(default_factory=list, max_length=MAX_TAGS)
     featured: bool = False
     municipalities: list[str] = Field(default_factory=list, max_length=50)
-
-
-def _as_datetime(value: datetime | date) -> datetime:
-    """A date alone (a print edition, a broadcast day) is that day in Dutch time; naive times are Dutch too."""
-    if not isinstance(value, datetime):
-        return datetime.combine(value, time(), AMSTERDAM)
-    return value if value.tzinfo else value.replace(tzinfo=AMSTERDAM)
 
 
 # --- outlets -------------------------------------------------------------------------------------------------------
@@ -163,9 +172,7 @@ async def create_mention(body: MentionIn, request: Request, _: Comms) -> dict[st
     if not body.url and not (body.note and body.note.strip()):
         raise field_error("url", "geef een link of een notitie (bijvoorbeeld uitzending of pagina)")
     rt = runtime_of(request)
-    values = body.model_dump()
-    values["published_at"] = _as_datetime(body.published_at)
-    mention_id = await mentions.record_manual(rt, values, rt.clock.now())
+    mention_id = await mentions.record_manual(rt, body.model_dump(), rt.clock.now())
     row, copies = await mentions.get_mention(rt, mention_id)
     return mention_json(row, copies)
 

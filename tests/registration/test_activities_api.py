@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from support.services import RunningService, auth
 
@@ -10,7 +11,7 @@ from registration.builders import ORGANISER_A, ORGANISER_B, PARTNER, activity, h
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def _fields(r) -> list[str]:  # noqa: ANN001
+def _fields(r: httpx.Response) -> list[str]:
     assert r.status_code == 422, r.text
     return [e["field"] for e in r.json()["errors"]]
 
@@ -171,3 +172,48 @@ async def test_editions_are_seeded_and_admins_can_set_the_dates(svc: RunningServ
     r = await svc.client.post("/v1/editions", headers=auth("admin"),
                               json={"year": 2032, "starts_on": "2032-10-07", "ends_on": "2032-10-01"})
     assert _fields(r) == ["ends_on"]
+
+
+async def test_auth_matrix_over_the_protected_routes(svc: RunningService) -> None:
+    """{no token → 401, wrong role → 403, other municipality → 403/404, right token → 2xx} for every protected
+    route."""
+    owned = await published(svc)
+    draft = await submit(svc)
+    to_reject = await submit(svc)
+    to_cancel = await published(svc)
+    edition = {"year": 2033, "starts_on": "2033-09-29", "ends_on": "2033-10-06"}
+    other = headers(ORGANISER_B)
+    routes = [
+        # (method, path, json, wrong role, other-municipality headers or None, right headers, expected 2xx)
+        ("POST", "/v1/activities", activity(), auth("comms"), None, headers(ORGANISER_A), 201),
+        ("GET", f"/v1/activities/{draft}", None, None, other, headers(ORGANISER_A), 200),
+        ("PATCH", f"/v1/activities/{owned}", {"title": "Nieuw"}, auth("moderator"), other, headers(ORGANISER_A),
+         200),
+        ("GET", f"/v1/activities/{owned}/signups", None, auth("moderator"), other, headers(ORGANISER_A), 200),
+        ("GET", f"/v1/activities/{owned}/signups.csv", None, auth("comms"), other, headers(ORGANISER_A), 200),
+        ("POST", f"/v1/activities/{to_cancel}/cancel", None, auth("moderator"), other, headers(ORGANISER_A), 200),
+        ("GET", "/v1/moderation/queue", None, headers(ORGANISER_A), None, auth("moderator"), 200),
+        ("POST", f"/v1/activities/{draft}/publish", None, headers(ORGANISER_A), None, auth("moderator"), 200),
+        ("POST", f"/v1/activities/{to_reject}/reject", {"reason": "Dubbel"}, headers(ORGANISER_A), None,
+         auth("moderator"), 200),
+        ("GET", "/v1/editions", None, auth("moderator"), None, auth("admin"), 200),
+        ("POST", "/v1/editions", edition, headers(ORGANISER_A), None, auth("admin"), 201),
+        ("GET", "/v1/trusted-organisers", None, headers(ORGANISER_A), None, auth("moderator"), 200),
+        ("PUT", "/v1/trusted-organisers/someone", None, headers(ORGANISER_A), None, auth("moderator"), 200),
+        ("DELETE", "/v1/trusted-organisers/someone", None, headers(ORGANISER_A), None, auth("moderator"), 204),
+    ]
+    failures = []
+    for method, path, body, wrong_role, other_place, right, ok in routes:
+        # A draft is looked up on a public route: without a token it simply does not exist.
+        anonymous = {404} if path == f"/v1/activities/{draft}" and method == "GET" else {401}
+        checks = [("no token", {}, anonymous), ("invalid token", {"Authorization": "Bearer nonsense"}, {401})]
+        if wrong_role is not None:
+            checks.append(("wrong role", wrong_role, {403}))
+        if other_place is not None:
+            checks.append(("other municipality", other_place, {403, 404}))
+        checks.append(("right token", right, {ok}))
+        for label, hdrs, expected in checks:
+            r = await svc.client.request(method, path, json=body, headers=hdrs)
+            if r.status_code not in expected:
+                failures.append(f"{method} {path} [{label}]: {r.status_code} not in {expected}")
+    assert not failures, "\n".join(failures)

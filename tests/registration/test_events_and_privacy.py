@@ -1,0 +1,151 @@
+"""Events read back from the real Kafka and checked against the committed JSON Schemas; the privacy purge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+from aiokafka import AIOKafkaConsumer
+from support.infra import fetch
+from support.services import RunningService, auth, eventually, running
+
+from komerbij.contracts.events.registration import EVENTS
+from komerbij.contracts.topics import REGISTRATION_ACTIVITIES, REGISTRATION_SIGNUPS
+from komerbij.registration.app import SPEC
+from komerbij.registration.service.privacy import purge_participants
+from registration.builders import ORGANISER_A, headers, participants, published, sign_up, submit
+from registration.conftest import PUBLIC_BASE_URL
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+class EventLog:
+    """A plain aiokafka consumer over both registration topics, keeping what concerns the given activities."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            REGISTRATION_ACTIVITIES.name, REGISTRATION_SIGNUPS.name, bootstrap_servers=bootstrap,
+            group_id=f"test-registration-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+        )
+        self.seen: list[tuple[str, dict[str, str], dict[str, Any], str]] = []
+
+    async def until(self, keys: set[str], types: list[str], timeout: float = 30) -> list[Any]:
+        """Read until every wanted type was seen for these keys (as a multiset); returns the matching records."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.key and r.key.decode() in keys:
+                        hdrs = {k: v.decode() for k, v in r.headers}
+                        self.seen.append((tp.topic, hdrs, json.loads(r.value), r.key.decode()))
+            mine = [s for s in self.seen if s[3] in keys]
+            if all([s[1]["ce_type"] for s in mine].count(t) >= types.count(t) for t in set(types)):
+                return mine
+        raise AssertionError(f"missing events; seen {[s[1]['ce_type'] for s in self.seen if s[3] in keys]}")
+
+
+def _short(cls_type: str) -> str:
+    return next(c.__name__ for c in EVENTS if cls_type == c.TYPE)
+
+
+async def test_every_emitted_event_validates_against_its_committed_schema(
+    svc: RunningService, infra: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    log = EventLog(infra.kafka_bootstrap)
+    await log.consumer.start()
+    try:
+        mod = auth("moderator")
+        a = await submit(svc, capacity=1, title="Eettafel De Linde")
+        await svc.client.post(f"/v1/activities/{a}/reject", headers=mod, json={"reason": "Adres onvolledig"})
+        await svc.client.patch(f"/v1/activities/{a}", headers=headers(ORGANISER_A),
+                               json={"venue": {"name": "De Linde", "street": "Lindengracht 14", "postcode": "1015KK",
+                                               "city": "Amsterdam"}})
+        assert (await svc.client.post(f"/v1/activities/{a}/publish", headers=mod)).status_code == 200
+        first = await sign_up(svc, a, name="Geertruida")
+        second = await sign_up(svc, a, name="Hendrika")
+        assert (first["status"], second["status"]) == ("confirmed", "waitlisted")
+
+        confirmed_type = "nl.komerbij.registration.signup.confirmed.v1"
+        [confirmed] = [s for s in await log.until({a}, [confirmed_type]) if s[1]["ce_type"] == confirmed_type]
+        # The link in the event is the working cancel link.
+        cancel_url = confirmed[2]["cancel_url"]
+        assert cancel_url.startswith(f"{PUBLIC_BASE_URL}/v1/signups/{first['id']}/cancel?token=")
+        r = await svc.client.post(cancel_url.removeprefix(PUBLIC_BASE_URL))
+        assert r.json() == {"id": first["id"], "status": "cancelled", "promoted": 1}
+        assert (await svc.client.post(f"/v1/activities/{a}/cancel", headers=headers(ORGANISER_A))).status_code == 200
+
+        expected = [
+            "activity.submitted", "activity.rejected", "activity.updated", "activity.submitted",
+            "activity.published", "signup.confirmed", "signup.waitlisted", "signup.cancelled", "signup.promoted",
+            "activity.cancelled", "signup.cancelled",
+        ]
+        records = await log.until({a}, [f"nl.komerbij.registration.{t}.v1" for t in expected])
+    finally:
+        await log.consumer.stop()
+
+    assert {_short(h["ce_type"]) for _, h, _, _ in records} == {c.__name__ for c in EVENTS}
+    for topic, hdrs, data, key in records:
+        schema = json.loads((SCHEMAS / f"{hdrs['ce_type']}.json").read_text())
+        jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+        assert topic == schema["x-topic"] and key == data[schema["x-key"]] == a
+        assert hdrs["ce_source"] == "/komerbij/registration" and hdrs["ce_specversion"] == "1.0"
+    by_type = {}
+    for _, hdrs, data, _ in records:
+        by_type.setdefault(hdrs["ce_type"].removeprefix("nl.komerbij.registration.").removesuffix(".v1"), []).append(
+            data)
+    assert by_type["activity.published"][0]["venue"]["street"] == "Lindengracht 14"
+    assert by_type["activity.published"][0]["municipality"] == "GM0363"
+    assert by_type["activity.rejected"][0]["reason"] == "Adres onvolledig"
+    assert "venue" in by_type["activity.updated"][0]["changed_fields"]
+    assert by_type["signup.waitlisted"][0]["waitlist_position"] == 1
+    promoted = by_type["signup.promoted"][0]
+    assert promoted["signup_id"] == second["id"] and promoted["email"] == "hendrika@example.org"
+    page = await svc.client.get(promoted["cancel_url"].removeprefix(PUBLIC_BASE_URL))
+    assert page.status_code == 200  # the promotion mail's fresh link works too
+    assert [c["reason"] for c in by_type["signup.cancelled"]] == ["participant", "activity_cancelled"]
+    # Names, addresses and phone numbers never reach the logs (the test client's own httpx lines aside).
+    assert caplog.records
+    service_records = [str(vars(r)).lower() for r in caplog.records if r.name != "httpx"]
+    assert not [r for r in service_records if "hendrika" in r or "geertruida" in r]
+
+
+async def test_participant_contact_data_is_purged_thirty_days_after_the_week(svc: RunningService) -> None:
+    activity_id = await published(svc)
+    signup = await sign_up(svc, activity_id, name="Willemijn")
+    waiting_week_end = datetime(2027, 11, 6, 12, 0, tzinfo=AMS)  # 30 days after 7 October: not yet
+    assert await purge_participants(svc.runtime, waiting_week_end) == 0
+    assert (await participants(svc, activity_id))[0]["email"] == "willemijn@example.org"
+
+    class LaterClock:
+        def now(self) -> datetime:
+            return datetime(2027, 11, 8, 9, 0, tzinfo=AMS)
+
+    dsn = svc.runtime.settings.database_url
+    env = {k.upper(): str(v) for k, v in svc.runtime.settings.model_dump().items() if v is not None}
+    env["DATABASE_URL"] = dsn
+    # A second instance whose scheduler believes it is 8 November 2027: the scheduled job purges on its own.
+    async with running(SPEC, env, clock=LaterClock()):
+
+        async def purged() -> list[Any]:
+            rows = await fetch(dsn, "SELECT name, email, phone, purged_at FROM signups WHERE id = $1",
+                               uuid.UUID(signup["id"]))
+            return rows if rows[0]["purged_at"] is not None else []
+
+        [row] = await eventually(purged, timeout=30)
+    assert (row["name"], row["email"], row["phone"]) == (None, None, None)
+    [p] = await participants(svc, activity_id)
+    assert p["name"] is None and p["email"] is None and p["party_size"] == 1
+    cancel = await svc.client.post(f"/v1/signups/{signup['id']}/cancel", params={"token": signup["cancel_token"]})
+    assert cancel.status_code == 404  # the token was part of what is erased

@@ -49,11 +49,11 @@ def find_binary(name: str) -> Path | None:
     return None
 
 
-def _prometheus_pids() -> set[int]:
+def _system_service_pids() -> set[int]:
+    """Prometheus processes of the package's system service (it runs as the `prometheus` user), never ours."""
     pids: set[int] = set()
-    for proc in psutil.process_iter(["pid", "name", "exe"]):
-        exe = proc.info.get("exe") or ""
-        if proc.info.get("name") == "prometheus" or exe.endswith("/prometheus"):
+    for proc in psutil.process_iter(["pid", "name", "username"]):
+        if proc.info.get("name") == "prometheus" and proc.info.get("username") == "prometheus":
             pids.add(proc.info["pid"])
     return pids
 
@@ -70,7 +70,7 @@ def _stop_system_service(before: set[int]) -> list[str]:
     if systemd_running and (systemctl := find_binary("systemctl")):
         result = _run_quietly([str(systemctl), "disable", "--now", f"{PACKAGE}.service"], timeout=60)
         notes.append(f"systemctl disable --now {PACKAGE}: exit {result.returncode}")
-    for pid in sorted(_prometheus_pids() - before):  # only processes that appeared during our install
+    for pid in sorted(_system_service_pids() - before):  # only processes that appeared during our install
         try:
             os.kill(pid, signal.SIGTERM)
             notes.append(f"stopped prometheus process {pid} started by the package install")
@@ -88,7 +88,7 @@ def install(*, quiet: bool = False) -> tuple[bool, str]:
     if os.geteuid() != 0:
         return False, "not root: run `apt-get install -y prometheus` as root to get promtool and prometheus"
     apt = str(find_binary("apt-get"))
-    before = _prometheus_pids()
+    before = _system_service_pids()
     placed_policy = not _POLICY_RC.exists()
     if placed_policy:
         _POLICY_RC.write_text(_NO_START_POLICY)

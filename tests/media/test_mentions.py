@@ -100,6 +100,9 @@ async def test_manual_entry_import_and_comms_actions_emit_valid_events(media: Ru
     bad_mapping = await media.client.post("/v1/mentions/import", headers=COMMS, data={"mapping": '{"title": "Kop2"}'},
                                           files={"file": ("e.csv", export.encode(), "text/csv")})
     assert _errors(bad_mapping) == ["mapping.title"]
+    unknown_field = await media.client.post("/v1/mentions/import", headers=COMMS, data={"mapping": '{"kop": "Kop"}'},
+                                            files={"file": ("e.csv", export.encode(), "text/csv")})
+    assert _errors(unknown_field) == ["mapping.kop"]
     imported = (await media.client.get("/v1/mentions", params={"q": "goes"}, headers=COMMS)).json()["items"]
     assert [(m["title"], m["outlet"]["id"], m["reach_estimate"]) for m in imported] == [
         ("Kom erbij in Goes", trouw, 250000)]

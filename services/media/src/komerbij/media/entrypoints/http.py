@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from komerbij.media.domain.mentions import MAX_TAG_LENGTH, MAX_TAGS, Medium, Scope, Sentiment
 from komerbij.media.domain.monitoring_export import AMSTERDAM, MappingError, decode
+from komerbij.media.domain.monitoring_export import FIELDS as EXPORT_FIELDS
 from komerbij.media.domain.urls import InvalidUrl, canonical_url
 from komerbij.media.entrypoints.representations import feed_json, mention_json, mentions_csv, outlet_json
 from komerbij.media.service import coverage as coverage_service
@@ -192,6 +193,9 @@ async def import_mentions(
             raise field_error("mapping", "geen geldige JSON") from None
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             raise field_error("mapping", 'verwacht een object als {"title": "Kop"}')
+        for name in columns:
+            if name not in EXPORT_FIELDS:
+                raise field_error(f"mapping.{name}", f"onbekend veld; een van {', '.join(EXPORT_FIELDS)}")
     data = await file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise field_error("file", "bestand groter dan 10 MB")

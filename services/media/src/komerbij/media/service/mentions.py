@@ -52,8 +52,7 @@ async def update_mention(rt: Runtime, mention_id: uuid.UUID, changes: dict[str, 
         before = await store.mention(uow.conn, mention_id, lock=True)
         if before is None:
             raise _not_found()
-        changed = {k: v for k, v in changes.items() if before[k] != v and not (
-            isinstance(v, list) and list(before[k]) == v)}
+        changed = {k: v for k, v in changes.items() if before[k] != v}
         if not changed:
             return
         await store.update_mention(uow.conn, mention_id, changed, now)

@@ -86,6 +86,11 @@ async def test_free_text_needs_every_word(svc: RunningService, seeded: dict[str,
     assert ids_of(await agenda(svc, q="taalcafe wandeling")) == set()
 
 
+async def test_empty_parameters_mean_no_filter(svc: RunningService, seeded: dict[str, str]) -> None:
+    empty = {k: "" for k in ("municipality", "province", "from", "to", "category", "target_group", "online", "q")}
+    assert (await agenda(svc, page_size=100, **empty))["total"] == (await agenda(svc, page_size=100))["total"]
+
+
 async def test_pages_split_the_result_without_overlap(svc: RunningService, seeded: dict[str, str]) -> None:
     whole = await agenda(svc, page_size=100)
     first, second = await agenda(svc, page_size=2, page=1), await agenda(svc, page_size=2, page=2)
@@ -97,7 +102,8 @@ async def test_pages_split_the_result_without_overlap(svc: RunningService, seede
 
 @pytest.mark.parametrize("params, field", [({"municipality": "GM9999"}, "municipality"),
                                            ({"province": "Gelre"}, "province"), ({"category": "x"}, "category"),
-                                           ({"page": "0"}, "page"), ({"from": "gisteren"}, "from")])
+                                           ({"page": "0"}, "page"), ({"from": "gisteren"}, "from"),
+                                           ({"online": "misschien"}, "online")])
 async def test_bad_filters_are_refused_naming_the_parameter(svc: RunningService, params: dict, field: str) -> None:
     r = await svc.client.get("/v1/agenda", params=params)
     assert r.status_code == 422 and field in r.json()["errors"][0]["field"]

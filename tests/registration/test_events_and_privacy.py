@@ -19,6 +19,7 @@ from support.services import RunningService, auth, eventually, running
 
 from komerbij.contracts.events.registration import EVENTS
 from komerbij.contracts.topics import REGISTRATION_ACTIVITIES, REGISTRATION_SIGNUPS
+from komerbij.registration import demo
 from komerbij.registration.app import SPEC
 from komerbij.registration.service.privacy import purge_participants
 from registration.builders import ORGANISER_A, headers, participants, published, sign_up, submit
@@ -149,3 +150,14 @@ async def test_participant_contact_data_is_purged_thirty_days_after_the_week(svc
     assert p["name"] is None and p["email"] is None and p["party_size"] == 1
     cancel = await svc.client.post(f"/v1/signups/{signup['id']}/cancel", params={"token": signup["cancel_token"]})
     assert cancel.status_code == 404  # the token was part of what is erased
+
+
+async def test_demo_data_loads_once_and_documentation_renders(svc: RunningService) -> None:
+    svc.runtime.settings.load_demo_data = True
+    await demo.load(svc.runtime)
+    await demo.load(svc.runtime)  # a restart adds nothing twice
+    page = (await svc.client.get("/v1/agenda", params={"q": "rollatorwandeling"})).json()
+    assert page["total"] == 1 and page["items"][0]["municipality"] == "GM0518"
+    assert (await svc.client.get("/openapi.json")).status_code == 200
+    asyncapi = (await svc.client.get("/asyncapi")).json()
+    assert "registration.signups" in json.dumps(asyncapi)

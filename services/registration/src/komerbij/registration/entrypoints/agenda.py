@@ -26,20 +26,43 @@ def _known_municipality(code: str | None) -> str | None:
     return code
 
 
+def _day(name: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(name, "geen geldige datum; schrijf die als JJJJ-MM-DD") from None
+
+
+def _yes_no(value: str | None) -> bool | None:
+    if not value:
+        return None
+    if value.lower() in ("true", "1", "ja", "yes"):
+        return True
+    if value.lower() in ("false", "0", "nee", "no"):
+        return False
+    raise invalid("online", "kies true of false")
+
+
 @router.get("/v1/agenda", summary="Published activities, filtered and paginated")
 async def agenda(
     request: Request,
     municipality: str | None = Query(None, description="CBS code, e.g. GM0363"),
     province: str | None = Query(None, description="Province name, e.g. Noord-Holland"),
-    date_from: date | None = Query(None, alias="from", description="First day (inclusive)"),
-    date_to: date | None = Query(None, alias="to", description="Last day (inclusive)"),
+    from_: str | None = Query(None, alias="from", description="First day (inclusive), YYYY-MM-DD"),
+    to: str | None = Query(None, description="Last day (inclusive), YYYY-MM-DD"),
     category: str | None = Query(None),
     target_group: str | None = Query(None),
-    online: bool | None = Query(None),
+    online: str | None = Query(None, description="true: online or by phone; false: at a venue"),
     q: str | None = Query(None, max_length=200, description="Words in title or description (accents ignored)"),
     page: int = Query(1, ge=1, le=10_000),
     page_size: int = Query(20, ge=1, le=100),
 ) -> dict[str, Any]:
+    """Empty parameters (`?municipality=&province=`) mean "no filter", as forms and URL templates send them."""
+    municipality, province = municipality or None, province or None
+    category, target_group = category or None, target_group or None
+    date_from, date_to = _day("from", from_), _day("to", to)
     _known_municipality(municipality)
     if province is not None and province not in reference.provinces():
         raise invalid("province", f"onbekende provincie; kies uit {', '.join(reference.provinces())}")
@@ -49,7 +72,8 @@ async def agenda(
         raise invalid("target_group", f"onbekende doelgroep; kies uit {', '.join(TARGET_GROUPS)}")
     if date_from and date_to and date_to < date_from:
         raise invalid("to", "de einddatum ligt vóór de begindatum")
-    f = AgendaFilter(municipality, province, date_from, date_to, category, target_group, online, q, page, page_size)
+    f = AgendaFilter(municipality, province, date_from, date_to, category, target_group, _yes_no(online), q or None,
+                     page, page_size)
     rt = runtime_of(request)
     items, total = await agenda_service.search(rt, f)
     base = rt.settings.public_base_url
@@ -59,7 +83,7 @@ async def agenda(
 @router.get("/v1/agenda.ics", summary="iCalendar feed (one municipality, or all)", response_class=Response,
             responses={200: {"content": {"text/calendar": {}}}})
 async def agenda_ics(request: Request, municipality: str | None = Query(None)) -> Response:
-    _known_municipality(municipality)
+    municipality = _known_municipality(municipality or None)
     rt = runtime_of(request)
     items = await agenda_service.calendar(rt, municipality)
     place = reference.municipality(municipality) if municipality else None

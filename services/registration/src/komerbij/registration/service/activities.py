@@ -115,6 +115,8 @@ async def edit(rt: Runtime, principal: Principal, activity_id: str, changes: dic
             raise invalid("capacity", f"er zijn al {seats} plaatsen bezet; de capaciteit kan niet lager")
         changed = [k for k in PATCHABLE if _as_fields(_replace(a, fields))[k] != before[k]]
         resubmitted = a.status == "rejected"
+        if not changed and not resubmitted:
+            return a  # nothing to tell anyone
         status: Status = "submitted" if resubmitted else a.status
         updated = _replace(a, fields, status=status, reject_reason=None if resubmitted else a.reject_reason)
         await repo.save(uow.conn, updated)

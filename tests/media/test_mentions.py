@@ -174,11 +174,16 @@ async def test_coverage_for_a_fixed_data_set(media: RunningService) -> None:
     assert table("by_municipality") == [("GM0153", 1, 0, 120000, 0), ("GM0193", 1, 1, 300000, 0),
                                         ("GM0753", 1, 0, 0, 1)]
     assert _errors(await media.client.get("/v1/coverage", params={"from": "2027-10-07", "to": "2027-09-30"},
-                                          headers=COMMS)) == ["to"]
+                                          headers=COMMS)) == ["query.to"]
 
     listed = (await media.client.get("/v1/mentions", params={"from": "2027-09-30", "to": "2027-10-07",
                                                              "scope": "regional"}, headers=COMMS)).json()
     assert [m["title"] for m in listed["items"]] == ["Terugblik op de week", "Rollatorwandeling in Enschede"]
+    zwolle = (await media.client.get("/v1/mentions", params={"municipality": "GM0193"}, headers=COMMS)).json()
+    assert [(m["id"], m["copies_count"]) for m in zwolle["items"]] == [(m1["id"], 1)]
+    found = (await media.client.get("/v1/mentions", params={"q": "ROLLATORWANDELING"}, headers=COMMS)).json()
+    assert [m["title"] for m in found["items"]] == ["Rollatorwandeling in Enschede"]
+    assert _errors(await media.client.get("/v1/mentions", params={"medium": "krant"}, headers=COMMS)) == ["query.medium"]
     r = await media.client.get("/v1/mentions.csv", params={"from": "2027-09-30", "to": "2027-10-07"}, headers=COMMS)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()

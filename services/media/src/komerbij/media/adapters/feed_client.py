@@ -20,6 +20,8 @@ import httpx
 
 USER_AGENT = "komerbij-media/1.0 (+https://www.eentegeneenzaamheid.nl)"
 MAX_FEED_BYTES = 5 * 1024 * 1024
+# A lead is enough to judge relevance, places and copies; whole articles are the outlet's, not ours to keep.
+MAX_SUMMARY_CHARS = 1000
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -56,6 +58,14 @@ def plain_text(fragment: str) -> str:
     return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
 
 
+def _summary(entry: Any) -> str:
+    """The item's lead; Atom feeds sometimes carry only `content`, of which the opening is enough."""
+    if entry.get("summary"):
+        return entry["summary"]
+    content = entry.get("content") or [{}]
+    return content[0].get("value", "")
+
+
 def _published(entry: Any) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
@@ -72,7 +82,7 @@ def parse_feed(content: bytes, content_type: str | None = None) -> list[FeedItem
     return [
         FeedItem(
             title=plain_text(e.get("title", "")),
-            summary=plain_text(e.get("summary", "")),
+            summary=plain_text(_summary(e))[:MAX_SUMMARY_CHARS],
             link=e.get("link") or None,
             published_at=_published(e),
         )

@@ -214,9 +214,9 @@ async def import_mentions(
 def _mention_filters(start: date | None, end: date | None, medium: str | None, scope: str | None,
                      municipality_code: str | None, q: str | None, featured: bool | None) -> dict[str, Any]:
     if start and end and end < start:
-        raise field_error("to", "de einddatum ligt voor de begindatum")
+        raise field_error("query.to", "de einddatum ligt voor de begindatum")
     if municipality_code and municipality(municipality_code) is None:
-        raise field_error("municipality", "onbekende gemeentecode")
+        raise field_error("query.municipality", "onbekende gemeentecode")
     lower, upper = coverage_service.period_bounds(start, end)
     return {"start": lower, "end": upper, "medium": medium, "scope": scope, "municipality": municipality_code,
             "q": fold(q.strip()) if q and q.strip() else None, "featured": featured}
@@ -283,5 +283,5 @@ async def coverage(
     start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
 ) -> dict[str, Any]:
     if start and end and end < start:
-        raise field_error("to", "de einddatum ligt voor de begindatum")
+        raise field_error("query.to", "de einddatum ligt voor de begindatum")
     return await coverage_service.coverage(runtime_of(request), start, end)

@@ -45,19 +45,29 @@ FASTSTREAM = {
     "komerbij_published_messages_exceptions_total": "counter",
 }
 
-BUSINESS = {
-    "komerbij_activities": "gauge",  # registration, {status}
-    "komerbij_signups": "gauge",  # registration, {status}
-    "komerbij_orders": "gauge",  # materials, {status}
-    "komerbij_stock_on_hand_items": "gauge",  # materials, {sku}
-    "komerbij_stock_reserved_items": "gauge",  # materials, {sku}
-    "komerbij_stock_shipped_items": "gauge",  # materials, {sku}
-    "komerbij_mentions": "gauge",  # media, {medium, scope}
-    "komerbij_feed_polls_total": "counter",  # media, {outcome}
-    "komerbij_feed_items_irrelevant_total": "counter",  # media
-    "komerbij_feeds_failing": "gauge",  # media
-    "komerbij_deliveries_total": "counter",  # notifications, {channel, status}
+# Each service's own metrics, by the service that exports them.
+BUSINESS_BY_SERVICE = {
+    "registration": {
+        "komerbij_activities": "gauge",  # {status}
+        "komerbij_signups": "gauge",  # {status}
+    },
+    "materials": {
+        "komerbij_orders": "gauge",  # {status}
+        "komerbij_stock_on_hand_items": "gauge",  # {sku}: free stock, reserved items already taken out
+        "komerbij_stock_reserved_items": "gauge",  # {sku}
+        "komerbij_stock_shipped_items": "gauge",  # {sku}
+    },
+    "media": {
+        "komerbij_mentions": "gauge",  # {medium, scope}
+        "komerbij_feed_polls_total": "counter",  # {outcome}
+        "komerbij_feed_items_irrelevant_total": "counter",
+        "komerbij_feeds_failing": "gauge",  # feeds whose last poll failed
+    },
+    "notifications": {
+        "komerbij_deliveries_total": "counter",  # {channel, status}: one per attempt outcome
+    },
 }
+BUSINESS = {name: kind for names in BUSINESS_BY_SERVICE.values() for name, kind in names.items()}
 
 PROPOSED = {
     "komerbij_service_ready": "gauge",  # runtime: 1 when /readyz would answer 200, else 0

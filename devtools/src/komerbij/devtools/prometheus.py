@@ -17,7 +17,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,13 +169,16 @@ class PrometheusServer:
         host: str = "127.0.0.1",
         retention: str = "2d",
         extra_args: Sequence[str] = (),
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
+        """`preexec_fn` runs in the child before exec, e.g. a parent-death signal so `make run` leaves no orphan."""
         self.config = config
         self.data_dir = data_dir
         self.port = port
         self.host = host
         self.retention = retention
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "prometheus.log"
 
@@ -199,7 +202,7 @@ class PrometheusServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=self.preexec_fn)
         wait_until(self.ready, timeout=timeout, what=f"Prometheus on port {self.port}")
         return self
 

@@ -32,7 +32,7 @@ def to_activity(row: asyncpg.Record) -> Activity:
         owner_municipality=row["owner_municipality"], owner_partner=row["owner_partner"],
         reject_reason=row["reject_reason"], sequence=row["sequence"], created_at=row["created_at"],
         updated_at=row["updated_at"], published_at=row["published_at"],
-        extra={"seats_taken": row["seats_taken"]},
+        seats_taken=row["seats_taken"],
     )
 
 

@@ -3,26 +3,12 @@ promote or cancel, so the seat arithmetic of `domain.waitlist` sees a stable pic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from komerbij.registration.domain.signup import Signup
 from komerbij.registration.domain.waitlist import Waiting
-
-
-@dataclass(frozen=True)
-class Signup:
-    id: str
-    activity_id: str
-    status: str
-    party_size: int
-    name: str | None
-    email: str | None
-    phone: str | None
-    token_hashes: list[bytes]
-    created_at: datetime
-
 
 _COLUMNS = "id, activity_id, status, party_size, name, email, phone, token_hashes, created_at"
 

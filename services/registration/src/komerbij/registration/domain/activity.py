@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from komerbij.registration.domain.violations import RuleViolation, StateConflict
 
@@ -87,7 +87,7 @@ class Activity:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     published_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    seats_taken: int = 0  # places held by confirmed sign-ups, as read from the database
 
     @property
     def online(self) -> bool:

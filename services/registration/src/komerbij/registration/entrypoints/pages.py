@@ -7,9 +7,9 @@ from datetime import datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from komerbij.registration.adapters.signups import Signup
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.domain.edition import AMSTERDAM, dutch_date
+from komerbij.registration.domain.signup import Signup
 
 _env = Environment(loader=PackageLoader("komerbij.registration", "templates"), autoescape=select_autoescape())
 _HEADINGS = {"confirm": "Aanmelding annuleren", "done": "Aanmelding geannuleerd",

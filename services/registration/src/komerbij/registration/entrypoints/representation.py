@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from komerbij.registration.adapters.signups import Signup
 from komerbij.registration.domain.activity import CATEGORIES, Activity
 from komerbij.registration.domain.edition import AMSTERDAM
+from komerbij.registration.domain.signup import Signup
 from komerbij.registration.service import access
 from komerbij.registration.service.outgoing import activity_url
 from komerbij.runtime import reference
@@ -30,7 +30,7 @@ def checked_id(value: str, what: str = "activity") -> str:
 
 def activity_json(a: Activity, base_url: str, principal: Principal | None = None) -> dict[str, Any]:
     place = reference.municipality(a.municipality) if a.municipality else None
-    taken = a.extra.get("seats_taken", 0)
+    taken = a.seats_taken
     places_left = None if a.capacity is None else max(a.capacity - taken, 0)
     body: dict[str, Any] = {
         "id": a.id, "status": a.status, "edition_year": a.edition_year, "title": a.title,

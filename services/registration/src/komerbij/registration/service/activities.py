@@ -110,7 +110,7 @@ async def edit(rt: Runtime, principal: Principal, activity_id: str, changes: dic
         except ValidationError as exc:
             raise validation_problem(exc) from None
         fields = await _checked(uow, principal, merged)
-        seats = a.extra["seats_taken"]
+        seats = a.seats_taken
         if fields["capacity"] is not None and fields["capacity"] < seats:
             raise invalid("capacity", f"er zijn al {seats} plaatsen bezet; de capaciteit kan niet lager")
         changed = [k for k in PATCHABLE if _as_fields(_replace(a, fields))[k] != before[k]]

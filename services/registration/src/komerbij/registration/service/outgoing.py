@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from komerbij.contracts.events import registration as ev
-from komerbij.registration.adapters.signups import Signup
 from komerbij.registration.domain.activity import Activity
+from komerbij.registration.domain.signup import Signup
 
 A = TypeVar("A", bound=ev.ActivityEvent)
 S = TypeVar("S", bound=ev.SignupEvent)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from komerbij.contracts.events import registration as ev
 from komerbij.registration.adapters import activities, signups
-from komerbij.registration.adapters.signups import Signup
 from komerbij.registration.domain import waitlist
 from komerbij.registration.domain.activity import Activity
+from komerbij.registration.domain.signup import Signup
 from komerbij.registration.service import access, seating
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import signup_event

@@ -61,7 +61,7 @@ def _docker_answers() -> bool:
         return False
 
 
-def test_workdir() -> Path:
+def make_workdir() -> Path:
     base = Path(tempfile.mkdtemp(prefix="komerbij-test-"))
     base.chmod(0o755)  # the postgres user must be able to reach its data dir below
     return base
@@ -69,7 +69,7 @@ def test_workdir() -> Path:
 
 @contextmanager
 def start_infra() -> Iterator[Infra]:
-    workdir = test_workdir()
+    workdir = make_workdir()
     with ExitStack() as stack:
         if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
             infra = Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"], workdir=workdir)

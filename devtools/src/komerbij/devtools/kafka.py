@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from komerbij.devtools.processes import port_open, repo_root, stop_process, wait_until
+from komerbij.devtools.processes import die_with_parent, port_open, repo_root, stop_process, wait_until
 
 _LOG4J2 = """\
 status = warn
@@ -129,7 +129,7 @@ class KafkaServer:
         out = open(self.data_dir / "logs" / "stdout.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             self._java(jars, "kafka.Kafka", str(config)), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         wait_until(lambda: self._ready(), timeout=timeout, what=f"Kafka on port {self.port}")
 

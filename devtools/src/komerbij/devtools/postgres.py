@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from komerbij.devtools.processes import port_open, stop_process, wait_until
+from komerbij.devtools.processes import die_with_parent, port_open, stop_process, wait_until
 
 
 def bindir() -> Path:
@@ -37,6 +37,12 @@ def bindir() -> Path:
 
 def _run_as() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
+
+
+def _as_owner() -> dict[str, object]:
+    """Popen arguments that drop root for the PostgreSQL processes (user, group, no supplementary groups)."""
+    user = _run_as()
+    return {"user": user, "group": user, "extra_groups": []} if user else {}
 
 
 def _hand_over(path: Path) -> None:
@@ -70,7 +76,7 @@ class PostgresServer:
             subprocess.run(
                 [str(bins / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                  "--locale=C.UTF-8"],
-                check=True, stdout=subprocess.DEVNULL, user=_run_as(),
+                check=True, stdout=subprocess.DEVNULL, **_as_owner(),
             )
         args = [str(bins / "postgres"), "-D", str(pgdata), "-p", str(self.port), "-k", str(self.data_dir),
                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"]
@@ -78,8 +84,8 @@ class PostgresServer:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - lives as long as the process
         _hand_over(self.data_dir)  # the socket and its lock file live here too
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, user=_run_as(),
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **_as_owner(),
+                                     start_new_session=True, preexec_fn=die_with_parent)
         wait_until(self._ready, timeout=timeout, what=f"PostgreSQL on port {self.port}")
 
     def _ready(self) -> bool:

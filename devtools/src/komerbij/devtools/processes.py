@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -19,6 +20,15 @@ def repo_root() -> Path:
         if (parent / "deploy" / "kafka" / "pom.xml").exists():
             return parent
     return Path.cwd()
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None).prctl  # resolved here: a forked child must not import or load anything
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGTERM to this child if its parent dies, so nothing is orphaned."""
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def free_port() -> int:

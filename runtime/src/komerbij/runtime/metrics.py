@@ -77,6 +77,9 @@ class Metrics:
         self.up_info = Gauge("komerbij_service_info", "Always 1; the service label names the service",
                              ["service"], registry=r)
         self.up_info.labels(service).set(1)
+        self.ready = Gauge("komerbij_service_ready", "1 when Kafka and PostgreSQL answer and migrations are applied",
+                           registry=r)
+        self._custom: dict[str, Gauge | Counter] = {}
         self._pool_collector = _PoolCollector()
         r.register(self._pool_collector)
 
@@ -84,8 +87,12 @@ class Metrics:
         self._pool_collector.pool = pool
 
     def gauge(self, name: str, documentation: str, labels: list[str]) -> Gauge:
-        """A business gauge of this service (refreshed from its database)."""
-        return Gauge(name, documentation, labels, registry=self.registry)
+        """A business gauge of this service (refreshed from its database); asking twice gives the same one."""
+        if name not in self._custom:
+            self._custom[name] = Gauge(name, documentation, labels, registry=self.registry)
+        return self._custom[name]  # type: ignore[return-value]
 
     def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
-        return Counter(name, documentation, labels, registry=self.registry)
+        if name not in self._custom:
+            self._custom[name] = Counter(name, documentation, labels, registry=self.registry)
+        return self._custom[name]  # type: ignore[return-value]

@@ -168,11 +168,12 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         checks["migrations"] = "ok" if self.migrated else "pending"
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "error: unreachable"
+        self.metrics.ready.set(1 if all(v == "ok" for v in checks.values()) else 0)
         return checks
 
     async def _refresh_metrics(self) -> None:
         while True:
-            for refresh in [_consumer_lag, *self.spec.refreshers]:
+            for refresh in [_readiness, _consumer_lag, *self.spec.refreshers]:
                 try:
                     await refresh(self)
                 except asyncio.CancelledError:
@@ -180,6 +181,10 @@ class Runtime:
                 except Exception:
                     log.warning("metrics refresh failed", exc_info=True)
             await asyncio.sleep(self.settings.metrics_refresh_seconds)
+
+
+async def _readiness(rt: Runtime) -> None:
+    await rt.readiness()  # keeps komerbij_service_ready current between probes
 
 
 async def _consumer_lag(rt: Runtime) -> None:

@@ -1,5 +1,8 @@
 """A real Prometheus scrapes the services running as processes: targets up, counters moving, dead letters seen.
 
+It also loads alerts.yml (every rule evaluates without error, the dead-letter alert fires on the real labels) and
+runs every dashboard query, so a PromQL typo in the Grafana JSON shows here.
+
 The poison message goes to a service that consumes events (notifications, once it has handlers); while no service
 has handlers yet, the runtime's probe service (tests/probe, consumes StockAdjusted) stands in for one.
 """
@@ -7,6 +10,7 @@ has handlers yet, the runtime's probe service (tests/probe, consumes StockAdjust
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,7 +29,7 @@ from komerbij.contracts import CloudEventAttributes, Event, event_class, to_kafk
 from komerbij.contracts.events.materials import StockAdjusted
 from komerbij.devtools.processes import free_port, repo_root
 from komerbij.devtools.prometheus import PrometheusServer, scrape_config, write_config
-from monitoring.catalog import ALL, PROMETHEUS_DIR, metric_names
+from monitoring.catalog import ALL, GRAFANA_DIR, PROMETHEUS_DIR, metric_names
 
 SERVICES = ["registration", "materials", "media", "notifications"]
 HEALTH_CHECKS = 3
@@ -138,6 +142,11 @@ async def test_prometheus_sees_every_service_and_the_dead_letter_of_a_poison_mes
 
     alert = (await eventually(dead_letter_alert))[0]
     assert (alert["labels"]["job"], alert["labels"]["topic"]) == (consumer, event_cls.TOPIC)
+
+    dashboard = json.loads((GRAFANA_DIR / "dashboards" / "komerbij.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            prometheus.query(target["expr"])  # raises on a query Prometheus cannot parse
 
     rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
     assert {r["health"] for r in rules} == {"ok"}, [(r["name"], r.get("lastError")) for r in rules]

@@ -223,8 +223,11 @@ class PrometheusServer:
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path>; returns the `data` member, raising when Prometheus reports an error."""
         query = urllib.parse.urlencode(params)
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as response:
-            body = json.load(response)
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as exc:  # 400/422 carry Prometheus' own explanation as JSON
+            body = json.loads(exc.read() or b"{}")
         if body.get("status") != "success":
             raise RuntimeError(f"Prometheus API {path}: {body.get('error')}")
         return body["data"]

@@ -7,6 +7,7 @@ the activity changes (SEQUENCE counts the revisions) and shows it as cancelled r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from icalendar import Calendar, Event, vText
 
@@ -49,5 +50,6 @@ def render(activities: Iterable[Activity], *, name: str, url_of: dict[str, str])
     cal.add("x-wr-timezone", "Europe/Amsterdam")
     for a in activities:
         cal.add_component(_event(a, url_of[a.id]))
-    cal.add_missing_timezones()
+    # The zone definition only needs to cover the editions (the week began in 2010), not every rule since 1970.
+    cal.add_missing_timezones(first_date=date(2010, 1, 1), last_date=date(2050, 1, 1))
     return cal.to_ical()

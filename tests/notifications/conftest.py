@@ -45,7 +45,7 @@ def notification_env(mail: MailSink, **extra: str) -> dict[str, str]:
         "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
         "ADMIN_EMAILS": "voorraad@programmateam.example",
         "PUBLIC_BASE_URL": "http://notifications.test",
-        "WEBHOOK_RETRY_SCHEDULE": "0.3s,0.6s,1.2s",
+        "WEBHOOK_RETRY_SCHEDULE": "0.2s,0.4s,0.8s",
         "MAIL_RETRY_SCHEDULE": "0.2s,0.4s",
         "RETRY_JITTER": "0.1",
         "WEBHOOK_DISABLE_AFTER": "2.5s",

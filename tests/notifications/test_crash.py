@@ -15,6 +15,7 @@ from .conftest import ADMIN, Publisher, activity, make_partner, notification_env
 from .receivers import MailSink, WebhookReceiver
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+DEMO_IDS = ["coalitie-utrecht", "gm0363", "humanitas"]
 
 
 async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver_one_message(
@@ -24,7 +25,7 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
     dsn = infra.new_database("notifkill")
     env = settings_env(infra, dsn, **notification_env(
         mail, CONSUMER_GROUP=f"notifications-kill-{uuid.uuid4().hex[:6]}", DISPATCH_INTERVAL_SECONDS="0.2",
-        DELIVERY_LEASE_SECONDS="2", WEBHOOK_TIMEOUT_SECONDS="60",
+        DELIVERY_LEASE_SECONDS="11", LOAD_DEMO_DATA="true",
     ))
     address = "crash@amsterdam.example"
     first = ServiceProcess("komerbij.notifications", env, tmp_path)
@@ -63,6 +64,8 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
                 return items if len(items) == 2 and all(d["status"] == "delivered" for d in items) else []
 
             delivered = await eventually(all_delivered, timeout=60)
+            demo = await client.get("/v1/partners", headers=ADMIN)  # loaded by both starts, present once
+            assert sorted(p["id"] for p in demo.json()["items"] if p["id"] in DEMO_IDS) == sorted(DEMO_IDS)
     finally:
         await asyncio.to_thread(second.kill)  # nothing to prove about its shutdown; killing is quicker
 

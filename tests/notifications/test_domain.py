@@ -6,6 +6,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from komerbij.contracts.events.materials import StockLow
 from komerbij.contracts.events.media import MentionRecorded
@@ -21,6 +22,7 @@ from komerbij.notifications.domain.signatures import (
     unsubscribe_token,
     webhook_signature,
 )
+from komerbij.notifications.settings import Settings
 
 from .conftest import activity, signup
 
@@ -123,3 +125,12 @@ def test_partner_mail_has_dutch_parts_and_one_click_headers_and_dates_in_dutch_t
     assert "Beste Kim," in text and "donderdag 1 oktober 2026 om 14:00" in text
     assert "Afmelden" in message.get_body(("html",)).get_content()
     assert datum("2026-12-24T18:30:00+00:00") == "donderdag 24 december 2026 om 19:30"
+
+
+def test_a_delivery_lease_shorter_than_a_send_is_refused_at_start() -> None:
+    base = {"database_url": "postgresql://x/y", "kafka_bootstrap_servers": "k:9092", "jwt_secret": "s"}
+    assert Settings(**base).delivery_lease_seconds > Settings(**base).webhook_timeout_seconds
+    with pytest.raises(ValidationError, match="DELIVERY_LEASE_SECONDS"):
+        Settings(**base, delivery_lease_seconds=5)
+    with pytest.raises(ValidationError, match="not a duration"):
+        Settings(**base, webhook_retry_schedule="soon")

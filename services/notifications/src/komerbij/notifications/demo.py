@@ -1,4 +1,7 @@
-"""Demo data for `make run` (LOAD_DEMO_DATA=true): a few partners that show every channel and mode. Idempotent."""
+"""Demo data for `make run` (LOAD_DEMO_DATA=true): partners of three kinds, immediate and digest. Idempotent.
+
+No demo webhook: `make run` has no receiver, and an endpoint that always fails would only fill the dead letters.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from komerbij.runtime.service import Runtime
 
 # Fixed ids, so a restart finds what it made before instead of adding it again.
 _NS = uuid.UUID("6f1c3a52-9a55-4c3e-8a57-0b8f4a3c2d10")
-DEMO_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 async def load(rt: Runtime) -> None:
@@ -28,8 +30,6 @@ async def load(rt: Runtime) -> None:
             ("c3", "coalitie-utrecht", "Coördinator Utrecht Ontmoet", "coordinator@utrechtontmoet.example"),
         ]:
             await partners.add_contact(conn, uuid.uuid5(_NS, key), partner_id, name, email)
-        await partners.add_webhook(conn, uuid.uuid5(_NS, "w1"), "humanitas", "http://127.0.0.1:9/webhook",
-                                   DEMO_SECRET)
         subscriptions = [
             ("s1", "gm0363", ["ActivityPublished", "ActivityCancelled", "SignupConfirmed"], ["GM0363"], [],
              "immediate"),

@@ -63,9 +63,12 @@ class Settings(ServiceSettings):
         return value
 
     @model_validator(mode="after")
-    def _a_signing_key(self) -> Settings:
+    def _consistent(self) -> Settings:
         if not (self.unsubscribe_secret or self.jwt_secret):
             raise ValueError("UNSUBSCRIBE_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL)")
+        if self.delivery_lease_seconds <= max(self.webhook_timeout_seconds, self.smtp_timeout_seconds):
+            # A lease shorter than a send would let a second dispatcher resend while the first still waits.
+            raise ValueError("DELIVERY_LEASE_SECONDS: must exceed WEBHOOK_TIMEOUT_SECONDS and SMTP_TIMEOUT_SECONDS")
         return self
 
     @property

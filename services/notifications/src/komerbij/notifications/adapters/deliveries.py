@@ -172,3 +172,12 @@ async def forget_old_notices(conn: asyncpg.Connection, before: datetime) -> int:
         before,
     )
     return int(result.split()[-1])
+
+
+async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, now: datetime) -> asyncpg.Record | None:
+    """A failed delivery due again, with its message id unchanged (a receiver that got it after all dedupes)."""
+    return await conn.fetchrow(
+        f"""UPDATE deliveries d SET status = 'pending', next_attempt_at = $2, updated_at = $2
+            WHERE d.id = $1 AND d.status = 'failed' RETURNING {_DELIVERY_COLUMNS}""",
+        delivery_id, now,
+    )

@@ -91,7 +91,7 @@ async def _guard(call: Awaitable[T]) -> T:
         raise ProblemError(409, "Bestaat al", f"{exc.field}: {exc}",
                            errors=[{"field": exc.field, "message": str(exc)}]) from None
     except NotFound:
-        raise ProblemError(404, "Niet gevonden", "No such partner or contact.") from None
+        raise ProblemError(404, "Niet gevonden", "No such partner, contact or delivery.") from None
 
 
 @router.post("/v1/partners", status_code=201, response_model=Created, tags=["partners"])
@@ -117,8 +117,9 @@ async def get_partner(partner_id: str, request: Request, _: Principal = ADMIN) -
 async def patch_partner(partner_id: str, body: PartnerPatch, request: Request,
                         _: Principal = ADMIN) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None or changes.get("kind", "") is None:
-        raise field_error("name" if "name" in changes and changes["name"] is None else "kind", "mag niet leeg zijn")
+    for required in ("name", "kind"):
+        if required in changes and changes[required] is None:
+            raise field_error(required, "mag niet leeg zijn")
     return await _guard(partners.update_partner(runtime_of(request), partner_id, changes))
 
 
@@ -169,6 +170,12 @@ async def list_deliveries(
     items = await partners.delivery_log(runtime_of(request), partner=partner, status=status, channel=channel,
                                         limit=limit)
     return {"items": items}
+
+
+@router.post("/v1/deliveries/{delivery_id}/retry", status_code=202, tags=["deliveries"])
+async def retry_delivery(delivery_id: uuid.UUID, request: Request, _: Principal = ADMIN) -> dict[str, str]:
+    await _guard(partners.retry_delivery(runtime_of(request), delivery_id))
+    return {"status": "pending"}
 
 
 _INVALID = ("Deze link werkt niet", "De afmeldlink is ongeldig of onvolledig. Kopieer de hele link uit de e-mail.")

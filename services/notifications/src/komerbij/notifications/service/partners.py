@@ -132,3 +132,17 @@ async def delivery_log(rt: Runtime, *, partner: str | None, status: str | None, 
 def _partner(row: Any) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "kind": row["kind"], "sector": row["sector"],
             "municipality": row["municipality"], "created_at": row["created_at"]}
+
+
+async def retry_delivery(rt: Runtime, delivery_id: uuid.UUID) -> None:
+    """One more attempt for a failed delivery (what replaying its dead letter cannot do: the inbox has seen it)."""
+    async with rt.uow() as uow:
+        row = await deliveries.requeue_failed(uow.conn, delivery_id, rt.clock.now())
+        if row is None and not await uow.conn.fetchval("SELECT true FROM deliveries WHERE id = $1", delivery_id):
+            raise NotFound(str(delivery_id))
+        if row is None:
+            raise Conflict("id", "alleen een mislukte bezorging kan opnieuw worden verstuurd")
+        if row["webhook_id"] is not None:
+            hook = await partners.webhook(uow.conn, row["webhook_id"])
+            if hook is None or hook["disabled_at"] is not None:
+                raise Conflict("id", "de webhook is uitgeschakeld; registreer hem opnieuw")

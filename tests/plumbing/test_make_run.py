@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import psutil
 import pytest
-from support.infra import run_sync, make_workdir
+from support.infra import make_workdir, run_sync
 
 from komerbij.devtools.processes import free_port
 

@@ -101,11 +101,10 @@ class System:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "JWT_SECRET": os.environ.get("JWT_SECRET", DEV_SECRET),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{svc.port}",
-            "REGISTRATION_PUBLIC_URL": f"http://127.0.0.1:{SERVICES[0].port}",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(self.smtp_port),
             "LOAD_DEMO_DATA": os.environ.get("LOAD_DEMO_DATA", "true"),
         }
+        if svc.name == "notifications":
+            env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port)})
         log = open(self.logs / f"{svc.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         return subprocess.Popen([sys.executable, "-m", f"komerbij.{svc.name}"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)

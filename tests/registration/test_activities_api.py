@@ -155,6 +155,13 @@ async def test_owner_edits_and_cancels_others_may_not(svc: RunningService) -> No
     r = await svc.client.post(f"/v1/activities/{a}/cancel", headers=headers(ORGANISER_A))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert (await svc.client.post(f"/v1/activities/{a}/cancel", headers=headers(ORGANISER_A))).status_code == 409
+    after = await svc.client.patch(f"/v1/activities/{a}", headers=headers(ORGANISER_A), json={"title": "Toch wel"})
+    assert after.status_code == 409
+
+
+async def test_organiser_token_without_municipality_or_partner_cannot_register(svc: RunningService) -> None:
+    r = await svc.client.post("/v1/activities", json=activity(), headers=auth("organiser", subject="nobody"))
+    assert r.status_code == 403
 
 
 async def test_editions_are_seeded_and_admins_can_set_the_dates(svc: RunningService) -> None:

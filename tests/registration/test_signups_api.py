@@ -118,6 +118,8 @@ async def test_cancel_link_shows_a_dutch_page_and_only_post_cancels(svc: Running
 
     wrong = await svc.client.post(f"/v1/signups/{signup['id']}/cancel", params={"token": "geraden"})
     assert wrong.status_code == 404
+    wrong_page = await svc.client.get(f"/v1/signups/{signup['id']}/cancel", params={"token": "geraden"})
+    assert wrong_page.status_code == 404 and "Deze link werkt niet (meer)" in wrong_page.text
     done = await svc.client.post(url, headers={"Accept": "text/html"}, data={})
     assert done.status_code == 200 and "Uw aanmelding is geannuleerd" in done.text
     assert (await participants(svc, activity_id))[0]["status"] == "cancelled"

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
-
-from prometheus_client import Gauge
-
 from komerbij.registration.adapters import activities, signups
 from komerbij.registration.domain.activity import STATUSES
-from komerbij.runtime.metrics import Metrics
 from komerbij.runtime.service import Runtime
 
 SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
-_gauges: weakref.WeakKeyDictionary[Metrics, tuple[Gauge, Gauge]] = weakref.WeakKeyDictionary()
-
-
-def _of(metrics: Metrics) -> tuple[Gauge, Gauge]:
-    if metrics not in _gauges:
-        _gauges[metrics] = (
-            metrics.gauge("komerbij_activities", "Activities by moderation status", ["status"]),
-            metrics.gauge("komerbij_signups", "Sign-ups by status", ["status"]),
-        )
-    return _gauges[metrics]
 
 
 async def refresh(rt: Runtime) -> None:
-    activity_gauge, signup_gauge = _of(rt.metrics)
+    activity_gauge = rt.metrics.gauge("komerbij_activities", "Activities by moderation status", ["status"])
+    signup_gauge = rt.metrics.gauge("komerbij_signups", "Sign-ups by status", ["status"])
     async with rt.pool.acquire() as conn:
         by_activity = await activities.count_by_status(conn)
         by_signup = await signups.count_by_status(conn)

@@ -62,7 +62,7 @@ class Materials:
 
 def order_body(lines: list[tuple[str, int]] | None = None, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "lines": [{"sku": s, "quantity": q} for s, q in (lines or [("POSTER-A3", 10)])],
+        "lines": [{"sku": s, "quantity": q} for s, q in (lines if lines is not None else [("POSTER-A3", 10)])],
         "delivery_address": {"organisation": "Gemeente Amsterdam", "attention": "Team Welzijn",
                              "street": "Amstel 1", "postcode": "1011 PN", "city": "Amsterdam"},
         "contact": {"email": "welzijn@example.org", "phone": "020-1111111"},

@@ -85,6 +85,7 @@ async def test_every_event_type_reaches_kafka_and_validates_against_its_committe
     assert payloads(shipped)[3]["tracking_code"] == "3SKOM42"
     assert [p["status"] for p in payloads(cancelled)] == ["placed", "confirmed", "cancelled"]
     assert payloads(rejected)[-1]["reason"] == "out_of_stock"
+    assert "niet genoeg voorraad van Placemat" in payloads(rejected)[-1]["message"]
     low = [json.loads(v) for t, _, v, *_ in events.values() if t == PREFIX + "stock.low.v1"]
     assert [(p["sku"], p["stock_on_hand"], p["threshold"]) for p in low] == [("POSTER-A3", 45, 50)]
     adjusted = sorted(json.loads(v)["delta"] for t, _, v, *_ in events.values() if t == PREFIX + "stock.adjusted.v1")

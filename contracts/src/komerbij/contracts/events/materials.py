@@ -45,6 +45,7 @@ class OrderRejected(OrderEvent):
     TYPE: ClassVar[str] = "nl.komerbij.materials.order.rejected.v1"
 
     reason: Literal["out_of_stock", "quota_exceeded", "window_closed"]
+    message: str | None = None  # the reason in Dutch for the organiser (e.g. the date the order window closed)
 
 
 class OrderPicking(OrderEvent):

@@ -130,7 +130,7 @@ async def place_order(
         if reason is None:
             await uow.emit(OrderConfirmed(**event_fields(order)))
         else:
-            await uow.emit(OrderRejected(**event_fields(order), reason=reason))
+            await uow.emit(OrderRejected(**event_fields(order), reason=reason, message=message))
         # Low-stock signals after the order events, so a consumer reads them in causal order.
         for sku, level in reserved.items():
             await emit_if_low(uow, catalog[sku], before=level.before, after=level.after, reserved=level.reserved)

@@ -95,7 +95,7 @@ def signup(email: str | None, owner_partner_id: str | None = None) -> SignupConf
         starts_at=starts, ends_at=starts + timedelta(hours=2), municipality="GM0599",
         location="Wijkcentrum Het Anker, Rotterdam", name="Mevrouw De Vries", email=email, phone=None,
         party_size=2, cancel_url=f"https://registratie.example/signups/{signup_id}/annuleren?token=abc123",
-        owner_partner_id=owner_partner_id,
+        owner_partner_id=owner_partner_id, activity_url="https://agenda.example/activiteit/42",
     )
 
 

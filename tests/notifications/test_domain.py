@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from komerbij.contracts.events.materials import StockLow
 from komerbij.contracts.events.media import MentionRecorded
+from komerbij.contracts.events.registration import SignupCancelled
 from komerbij.notifications.adapters.mail import compose, datum
 from komerbij.notifications.domain.digest import due_digest_day
 from komerbij.notifications.domain.partners import PartnerRuleError, Subscription, check_partner
@@ -134,3 +135,14 @@ def test_a_delivery_lease_shorter_than_a_send_is_refused_at_start() -> None:
         Settings(**base, delivery_lease_seconds=5)
     with pytest.raises(ValidationError, match="not a duration"):
         Settings(**base, webhook_retry_schedule="soon")
+
+
+def test_a_participant_whose_activity_is_called_off_is_told_so_and_gets_no_cancel_link() -> None:
+    event = SignupCancelled(**signup("p@voorbeeld.example").model_dump(), reason="activity_cancelled")
+    message = compose(kind="signup", event_name="SignupCancelled", data=event.model_dump(mode="json"),
+                      to="p@voorbeeld.example", greeting_name="Mevrouw De Vries", message_id="<y@komerbij.nl>",
+                      sender="Week <noreply@w.example>", unsubscribe_url=None, partner=False)
+    text = message.get_body(("plain",)).get_content()
+    assert message["Subject"] == "Uw aanmelding is geannuleerd: Koffie & ontmoeting"
+    assert "Deze activiteit gaat helaas niet door" in text and event.cancel_url not in text
+    assert "Deze activiteit gaat helaas niet door" in message.get_body(("html",)).get_content()

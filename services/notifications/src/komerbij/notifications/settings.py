@@ -43,6 +43,11 @@ class Settings(ServiceSettings):
         120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
     )
     contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
+    event_data_retention_days: int = Field(
+        14, ge=1, description="Consumed event data (participants' details) is kept this long once delivered"
+    )
+    delivery_log_retention_days: int = Field(90, ge=1, description="Finished deliveries and their log are kept "
+                                                                   "this long (as notifications.deliveries)")
 
     @field_validator("webhook_retry_schedule", "mail_retry_schedule")
     @classmethod

@@ -181,3 +181,18 @@ async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, now: 
             WHERE d.id = $1 AND d.status = 'failed' RETURNING {_DELIVERY_COLUMNS}""",
         delivery_id, now,
     )
+
+
+async def forget_old_deliveries(conn: asyncpg.Connection, before: datetime) -> int:
+    """The delivery log is history with a bound; attempts go with their delivery (ON DELETE CASCADE)."""
+    result = await conn.execute(
+        """DELETE FROM deliveries WHERE status IN ('delivered', 'failed', 'skipped') AND updated_at < $1""", before
+    )
+    await conn.execute(
+        """DELETE FROM notices n WHERE n.received_at < $1
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = n.event_id)
+           AND NOT EXISTS (SELECT 1 FROM digest_items i WHERE i.event_id = n.event_id AND i.digest_event_id IS NULL)""",
+        before,
+    )
+    await conn.execute("DELETE FROM digest_items WHERE digest_event_id IS NOT NULL AND added_at < $1", before)
+    return int(result.split()[-1])

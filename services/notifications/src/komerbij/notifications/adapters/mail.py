@@ -96,7 +96,8 @@ def _subject_and_context(kind: str, event_name: str, e: dict[str, Any], *, partn
     if kind == "order":
         text = _ORDER_TEXT.get(event_name, "De status van uw bestelling is gewijzigd.")
         if event_name == "OrderRejected":
-            text += f" Reden: {_REJECT_REASONS.get(e.get('reason', ''), e.get('reason', ''))}."
+            reason = e.get("message") or _REJECT_REASONS.get(e.get("reason", ""), e.get("reason", ""))
+            text += f" Reden: {reason.rstrip('.')}."
         return f"Uw bestelling {e['order_id']}: {text.split('.')[0].lower()}", {"status_text": text}
     if kind == "stock":
         return f"Voorraad laag: {e['name']}", {}

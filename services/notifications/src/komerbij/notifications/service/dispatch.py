@@ -72,8 +72,15 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     if not rows:
         return []
     async with httpx.AsyncClient(follow_redirects=False) as client:
-        outcomes = await asyncio.gather(*(_deliver(d, client, row, row["attempts"] + 1) for row in rows))
-    return [o for batch in outcomes for o in batch]
+        results = await asyncio.gather(*(_deliver(d, client, row, row["attempts"] + 1) for row in rows),
+                                       return_exceptions=True)
+    outcomes: list[Outcome] = []
+    for row, result in zip(rows, results, strict=True):
+        if isinstance(result, BaseException):  # outcome not recorded: the lease brings the row back
+            log.error("recording a delivery outcome failed", exc_info=result, extra={"delivery_id": str(row["id"])})
+        else:
+            outcomes += result
+    return outcomes
 
 
 async def _deliver(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record, attempt: int) -> list[Outcome]:
@@ -186,6 +193,8 @@ async def _record(d: Dispatcher, row: asyncpg.Record, attempt: int, result: _Res
 async def _fail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record, attempt: int, error: str,
                 notice: asyncpg.Record | None, now: datetime) -> None:
     """Failed for good: the status, the event and the dead letter commit together."""
+    log.warning("delivery failed", extra={"delivery_id": str(row["id"]), "channel": row["channel"],
+                                          "attempts": attempt, "error": error})
     await deliveries.set_outcome(conn, row["id"], status="failed", now=now, error=error)
     await add_event(conn, _delivery_event(NotificationFailed, row, attempt, now, error=error), source=d.source)
     cls = BY_NAME.get(notice["event_type"]) if notice is not None else None

@@ -45,10 +45,11 @@ async def erase_contact(rt: Runtime, contact_id: uuid.UUID, reason: str) -> bool
 
 async def purge(rt: Runtime, now: datetime) -> int:
     """Erase contacts unsubscribed longer than the retention ago, and forget event data no delivery still needs."""
-    days = settings_of(rt).contact_retention_days
+    s = settings_of(rt)
     async with rt.pool.acquire() as conn:
-        due = await partners.unsubscribed_before(conn, now - timedelta(days=days))
-        await deliveries.forget_old_notices(conn, now - timedelta(days=days))
+        due = await partners.unsubscribed_before(conn, now - timedelta(days=s.contact_retention_days))
+        await deliveries.forget_old_notices(conn, now - timedelta(days=s.event_data_retention_days))
+        await deliveries.forget_old_deliveries(conn, now - timedelta(days=s.delivery_log_retention_days))
     erased = 0
     for contact in due:
         erased += await erase_contact(rt, contact["id"], "unsubscribed")

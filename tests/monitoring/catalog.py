@@ -30,6 +30,7 @@ RUNTIME = {
     "komerbij_db_pool_connections": "gauge",
     "komerbij_job_runs_total": "counter",
     "komerbij_service_info": "gauge",
+    "komerbij_service_ready": "gauge",  # 1 when /readyz would answer 200, refreshed between probes
 }
 
 # FastStream's KafkaPrometheusMiddleware with metrics_prefix="komerbij" (faststream/prometheus/container.py).
@@ -70,7 +71,6 @@ BUSINESS_BY_SERVICE = {
 BUSINESS = {name: kind for names in BUSINESS_BY_SERVICE.values() for name, kind in names.items()}
 
 PROPOSED = {
-    "komerbij_service_ready": "gauge",  # runtime: 1 when /readyz would answer 200, else 0
     "komerbij_stock_low_threshold_items": "gauge",  # materials, {sku}: the SKU's low-stock threshold
     # notifications, {channel, status}: deliveries now in each status. Not `komerbij_deliveries`: that is the family
     # name of the counter komerbij_deliveries_total, and prometheus_client refuses both in one registry.

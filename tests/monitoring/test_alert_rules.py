@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from monitoring.catalog import ALL, PROMETHEUS_DIR, metric_names
 
@@ -15,22 +17,22 @@ REQUIRED_ALERTS = {
     "KomerbijDeadLettersGrowing", "KomerbijOutboxStuck", "KomerbijWebhookFailureRatioHigh", "KomerbijFeedFailing",
     "KomerbijStockBelowThreshold",
 }
+SERVICES = {"registration": 8001, "materials": 8002, "media": 8003, "notifications": 8004}
 
 
 def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False)
 
 
-def alert_blocks() -> dict[str, str]:
-    """Each alert's text in alerts.yml (promtool has parsed it already; this only reads names and annotations)."""
-    parts = re.split(r"^\s*- alert:\s*", ALERTS.read_text(), flags=re.MULTILINE)[1:]
-    return {part.split()[0]: part for part in parts}
+def alerts() -> dict[str, dict[str, Any]]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
 
 
 def test_alert_rules_are_valid_for_promtool(promtool: Path) -> None:
     result = run(promtool, "check", "rules", ALERTS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(alert_blocks())} rules found" in result.stdout
+    assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
 
 
 def test_every_alert_fires_on_a_broken_series_and_stays_quiet_on_healthy_ones(promtool: Path) -> None:
@@ -44,33 +46,29 @@ def test_rule_tests_cover_firing_and_quiet_cases_of_every_alert() -> None:
     firing: set[str] = set()
     quiet: set[str] = set()
     for path in RULE_TESTS:
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            match = re.match(r"\s*alertname:\s*(\w+)", line)
-            if match:
-                expectation = lines[i + 1].strip()
-                (quiet if expectation == "exp_alerts: []" else firing).add(match.group(1))
-    alerts = set(alert_blocks())
-    assert alerts >= REQUIRED_ALERTS
-    assert alerts - firing == set(), "alerts never shown to fire"
-    assert alerts - quiet == set(), "alerts never shown to stay quiet"
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    assert set(alerts()) >= REQUIRED_ALERTS
+    assert set(alerts()) - firing == set(), "alerts never shown to fire"
+    assert set(alerts()) - quiet == set(), "alerts never shown to stay quiet"
 
 
 def test_every_alert_explains_itself_and_uses_known_metrics() -> None:
-    for name, block in alert_blocks().items():
-        for annotation in ("summary:", "description:", "runbook:"):
-            assert annotation in block, f"{name} lacks {annotation}"
-        expr = block.split("expr:", 1)[1].split("labels:", 1)[0]
-        unknown = metric_names(expr) - set(ALL)
-        assert not unknown, f"{name} uses metrics not in tests/monitoring/catalog.py: {unknown}"
-        assert metric_names(expr), f"{name}: no metric found in its expression"
+    for name, rule in alerts().items():
+        assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
+        assert rule["labels"]["severity"] in {"critical", "warning"}, name
+        used = metric_names(rule["expr"])
+        assert used, f"{name}: no metric found in its expression"
+        assert used <= set(ALL), f"{name} uses metrics not in tests/monitoring/catalog.py: {used - set(ALL)}"
 
 
 def test_scrape_configurations_are_valid_and_name_jobs_after_the_services(promtool: Path) -> None:
     for config, host in (("prometheus.yml", "127.0.0.1"), ("prometheus.compose.yml", None)):
         result = run(promtool, "check", "config", PROMETHEUS_DIR / config)
         assert result.returncode == 0, result.stdout + result.stderr
-        text = (PROMETHEUS_DIR / config).read_text()
-        for service, port in (("registration", 8001), ("materials", 8002), ("media", 8003), ("notifications", 8004)):
-            assert f"job_name: {service}\n" in text
-            assert f'"{host or service}:{port}"' in text
+        jobs = {
+            job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+            for job in yaml.safe_load((PROMETHEUS_DIR / config).read_text())["scrape_configs"]
+        }
+        assert jobs == {service: [f"{host or service}:{port}"] for service, port in SERVICES.items()}

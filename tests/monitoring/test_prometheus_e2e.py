@@ -127,6 +127,7 @@ async def test_prometheus_sees_every_service_and_the_dead_letter_of_a_poison_mes
         return health == dict.fromkeys(expected_jobs, HEALTH_CHECKS) and missing == dict.fromkeys(expected_jobs, 1)
 
     await eventually(counters_moved)
+    assert values(prometheus, "komerbij_service_ready") == dict.fromkeys(expected_jobs, 1)
 
     async def dead_letter_seen() -> dict[str, float]:
         return values(prometheus, f'sum by (topic) (komerbij_dead_letters_total{{job="{consumer}"}})', by="topic")

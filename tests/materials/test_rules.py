@@ -3,12 +3,15 @@ is a recorded rejection (window closed, quota, stock), and the admin's stock adj
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from support.services import auth
+from support.infra import Infra
+from support.services import auth, running, settings_env
 
+from komerbij.materials.app import SPEC
 from materials.checks import assert_conservation
-from materials.harness import Materials, order_body
+from materials.harness import ControlledClock, Materials, order_body
 
 BAD_REQUESTS: list[tuple[dict[str, object], list[tuple[str, int]] | None, str]] = [
     ({}, [("POSTER-A3", 51)], "lines.0.quantity"),
@@ -133,3 +136,32 @@ async def test_the_order_body_of_the_issue_is_accepted_as_written(materials: Mat
     assert r.status_code == 201
     assert set(r.json()) >= {"id", "status", "reason"}
     assert r.json()["status"] == "confirmed" and r.json()["reason"] is None
+
+
+async def test_a_retry_after_the_window_closed_still_returns_the_original_order(materials: Materials) -> None:
+    await materials.add_stock("POSTER-A3", 100)
+    first = await materials.order("GM0363", [("POSTER-A3", 10)], key="before-closing")
+    materials.clock.current = datetime(2027, 9, 20, 8, 0, tzinfo=UTC)
+    retry = await materials.order("GM0363", [("POSTER-A3", 10)], key="before-closing")
+    assert (retry["id"], retry["status"]) == (first["id"], "confirmed")
+
+
+async def test_the_api_is_described_in_openapi(materials: Materials) -> None:
+    doc = (await materials.client.get("/openapi.json")).json()
+    assert {"/v1/catalog", "/v1/catalog/{sku}/stock", "/v1/orders", "/v1/orders/{order_id}",
+            "/v1/orders/{order_id}/cancel", "/v1/orders/{order_id}/status", "/v1/fulfilment/picklist.csv",
+            "/v1/fulfilment/status.csv"} <= set(doc["paths"])
+    events = (await materials.client.get("/asyncapi")).json()
+    assert "materials.orders" in json.dumps(events)
+
+
+async def test_the_window_follows_order_window_close_days(infra: Infra) -> None:
+    env = settings_env(infra, infra.new_database("materials"), ORDER_WINDOW_CLOSE_DAYS="3")
+    clock = ControlledClock(datetime(2027, 9, 20, 8, 0, tzinfo=UTC))  # 14 days before would be closed; 3 is not
+    async with running(SPEC, env, clock=clock) as svc:
+        m = Materials(svc, clock, "")
+        await m.add_stock("POSTER-A3", 10)
+        assert (await m.order("GM0363", [("POSTER-A3", 1)], wanted_by="2027-09-25"))["status"] == "confirmed"
+        clock.current = datetime(2027, 9, 27, 8, 0, tzinfo=UTC)
+        late = await m.order("GM0363", [("POSTER-A3", 1)], wanted_by="2027-09-29")
+        assert late["reason"] == "window_closed" and "27 september 2027" in late["message"]

@@ -85,13 +85,11 @@ async def place_order(
     now: datetime, close_days: int,
 ) -> Placement:
     today = local_date(now)
-    if request.wanted_by < today:
-        raise RuleViolation("wanted_by", "De gewenste leverdatum ligt in het verleden.")
     order_id = uuid.uuid4()
     async with rt.uow() as uow:
         conn = uow.conn
-        catalog = await stock.load_catalog(conn)
-        check_lines(request.lines, catalog)
+        # The key first: a retry gets the original order even if the rules changed since (the clock, the catalog).
+        # A new request that then breaks a rule rolls back, and its key with it.
         if idempotency_key is not None:
             earlier = await orders.claim_key(conn, f"{municipality}:{actor}", idempotency_key,
                                              request.fingerprint(), order_id, now)
@@ -101,6 +99,10 @@ async def place_order(
                 found = await orders.get(conn, earlier["order_id"])
                 assert found is not None, "an idempotency key always points at an order of the same transaction"
                 return Placement(found, replayed=True)
+        if request.wanted_by < today:
+            raise RuleViolation("wanted_by", "De gewenste leverdatum ligt in het verleden.")
+        catalog = await stock.load_catalog(conn)
+        check_lines(request.lines, catalog)
 
         edition = upcoming_edition(today, close_days)
         reason: Reason | None = None

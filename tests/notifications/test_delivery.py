@@ -346,6 +346,8 @@ async def test_partner_ids_match_registration_owners_and_can_be_read_and_changed
     listed = await svc.client.get("/v1/partners", params={"kind": "national_partner"}, headers=ADMIN)
     assert "humanitas-test" in [p["id"] for p in listed.json()["items"]]
     assert (await svc.client.get("/v1/partners/nope", headers=ADMIN)).status_code == 404
+    assert (await svc.client.get("/openapi.json")).status_code == 200
+    assert (await svc.client.get("/asyncapi")).status_code == 200
 
 
 async def test_delivery_events_match_their_committed_json_schemas(

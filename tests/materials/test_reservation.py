@@ -106,3 +106,48 @@ async def test_a_key_is_scoped_to_the_caller_so_another_organiser_gets_an_order_
     theirs = await materials.client.post("/v1/orders", json=order_body(), headers=headers)
     assert theirs.status_code == 201
     assert theirs.json()["id"] != mine["id"]
+
+
+async def test_racing_mixed_orders_kits_and_cancels_never_deadlock_and_conserve_stock(materials: Materials) -> None:
+    """Orders with lines in different orders and kits sharing components race with cancels and fulfilment; locks are
+    always taken in one order, so PostgreSQL never has to break a deadlock (which would surface as an error here)."""
+    stock = {"POSTER-A3": 300, "POSTER-A2": 120, "VLOERSTICKER": 120, "PLACEMAT": 60, "ANSICHTKAART": 120}
+    for sku, n in stock.items():
+        await materials.add_stock(sku, n)
+    baskets = [
+        [("KIT-COMPLEET", 2), ("POSTER-A3", 5)],
+        [("POSTER-A3", 5), ("KIT-COMPLEET", 1), ("PLACEMAT", 2)],
+        [("ANSICHTKAART", 4), ("POSTER-A2", 3), ("VLOERSTICKER", 2)],
+        [("VLOERSTICKER", 2), ("ANSICHTKAART", 2), ("KIT-COMPLEET", 1)],
+    ]
+    codes = sorted(municipalities())[:40]
+    first = await asyncio.gather(*(materials.place(code, baskets[i % 4]) for i, code in enumerate(codes)))
+    placed = [(code, r.json()["id"]) for code, r in zip(codes, first, strict=True)
+              if r.json()["status"] == "confirmed"]
+
+    async def cancel(code: str, order_id: str) -> int:
+        r = await materials.client.post(f"/v1/orders/{order_id}/cancel",
+                                        headers=auth("organiser", municipality=code))
+        return r.status_code
+
+    async def pick(order_id: str) -> int:
+        r = await materials.client.post(f"/v1/orders/{order_id}/status", json={"status": "picking"},
+                                        headers=auth("fulfilment"))
+        return r.status_code
+
+    assert len(placed) >= 20
+    contested, uncontested = placed[::2], placed[1::2]
+    new_orders = [materials.place(code, baskets[(i + 1) % 4]) for i, code in enumerate(codes)]
+    cancels = [cancel(code, order_id) for code, order_id in contested]
+    picks = [pick(order_id) for _, order_id in contested]  # each races the cancel of the same order
+    more_picks = [pick(order_id) for _, order_id in uncontested]
+
+    results = await asyncio.gather(*new_orders, *cancels, *picks, *more_picks)
+
+    n, c = len(new_orders), len(cancels)
+    assert all(r.status_code == 201 for r in results[:n])
+    cancel_codes, pick_codes = results[n:n + c], results[n + c:n + 2 * c]
+    assert all(sorted(pair) == [200, 409] for pair in zip(cancel_codes, pick_codes, strict=True))  # one wins
+    assert results[n + 2 * c:] == [200] * len(uncontested)
+    await assert_conservation(materials)
+    await assert_quota_matches_orders(materials)

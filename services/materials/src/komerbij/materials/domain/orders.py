@@ -74,14 +74,14 @@ class RuleViolation(Exception):
 
 
 class TransitionNotAllowed(Exception):
-    def __init__(self, current: Status, target: str) -> None:
+    def __init__(self, current: Status, target: str) -> None:  # target may be any word a client sent
         super().__init__(f"an order that is {current} cannot become {target}")
         self.current = current
         self.target = target
 
     @property
     def message_nl(self) -> str:
-        target_nl = STATUS_NL.get(self.target, self.target)  # type: ignore[call-overload]
+        target_nl = dict(STATUS_NL).get(self.target, self.target)
         if self.target == "cancelled" and self.current in ("picking", "shipped", "delivered"):
             return "Annuleren kan niet meer: de bestelling wordt al verzameld of is verzonden."
         return f"Een bestelling die {STATUS_NL[self.current]} is, kan niet {target_nl} worden."

@@ -7,10 +7,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from typing import cast
 
 from komerbij.contracts.events.materials import (
     OrderCancelled,
     OrderDelivered,
+    OrderEvent,
     OrderPicking,
     OrderShipped,
 )
@@ -27,7 +29,9 @@ from komerbij.materials.domain.orders import (
 from komerbij.materials.service.orders import event_fields
 from komerbij.runtime.service import Runtime, UnitOfWork
 
-FULFILMENT_TARGETS: tuple[Status, ...] = ("picking", "shipped", "delivered")
+FULFILMENT_EVENTS: dict[str, type[OrderEvent]] = {
+    "picking": OrderPicking, "shipped": OrderShipped, "delivered": OrderDelivered,
+}
 
 
 def _order_key(order_id: str) -> uuid.UUID:
@@ -69,26 +73,19 @@ async def change_status(
     """The fulfilment partner's moves: confirmed → picking → shipped (carrier, tracking code) → delivered."""
     async with rt.uow() as uow:
         order = await _locked(uow, order_id)
-        if target not in FULFILMENT_TARGETS:  # e.g. "cancelled" or "confirmed": not the fulfilment partner's move
+        event_class = FULFILMENT_EVENTS.get(target)
+        if event_class is None:  # e.g. "cancelled" or "confirmed": not the fulfilment partner's move
             raise TransitionNotAllowed(order.status, target)
-        check_transition(order.status, target)
-        check_shipping(target, carrier, tracking_code)
+        status = cast(Status, target)
+        check_transition(order.status, status)
+        check_shipping(status, carrier, tracking_code)
         key = _order_key(order_id)
-        if target == "shipped":
-            carrier, tracking_code = (carrier or "").strip(), (tracking_code or "").strip()
+        shipping: dict[str, str] = {}
+        if status == "shipped":
+            shipping = {"carrier": (carrier or "").strip(), "tracking_code": (tracking_code or "").strip()}
             for sku, quantity in (await orders.reservations(uow.conn, key)).items():
                 await stock.ship(uow.conn, sku, quantity)
-        else:
-            carrier = tracking_code = None
-        await orders.set_status(uow.conn, key, target, now, closes=target in CLOSED, carrier=carrier,
-                                tracking_code=tracking_code)
-        moved = replace(order, status=target, updated_at=now, carrier=carrier or order.carrier,  # type: ignore[arg-type]
-                        tracking_code=tracking_code or order.tracking_code)
-        fields = event_fields(moved)
-        if target == "picking":
-            await uow.emit(OrderPicking(**fields))
-        elif target == "shipped":
-            await uow.emit(OrderShipped(**fields, carrier=moved.carrier, tracking_code=moved.tracking_code))
-        else:
-            await uow.emit(OrderDelivered(**fields))
+        await orders.set_status(uow.conn, key, status, now, closes=status in CLOSED, **shipping)
+        moved = replace(order, status=status, updated_at=now, **shipping)
+        await uow.emit(event_class(**event_fields(moved), **shipping))
         return moved

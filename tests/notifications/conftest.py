@@ -48,8 +48,9 @@ def notification_env(mail: MailSink, **extra: str) -> dict[str, str]:
         "WEBHOOK_RETRY_SCHEDULE": "0.2s,0.4s,0.8s",
         "MAIL_RETRY_SCHEDULE": "0.2s,0.4s",
         "RETRY_JITTER": "0.1",
-        "WEBHOOK_DISABLE_AFTER": "2.5s",
+        "WEBHOOK_DISABLE_AFTER": "4s",  # well above one delivery's 1.4 s of retries
         "DELIVERY_LEASE_SECONDS": "30",
+        "DIGEST_TIME": "23:59",
         **extra,
     }
 

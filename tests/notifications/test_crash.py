@@ -21,7 +21,9 @@ DEMO_IDS = ["coalitie-utrecht", "gm0363", "humanitas"]
 async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver_one_message(
     infra: Infra, mail: MailSink, receiver: WebhookReceiver, publisher: Publisher, tmp_path: Path
 ) -> None:
-    hook = receiver.add("killed-mid-send", hold_first=True)  # holds the first request open: a deterministic window
+    event_id = str(uuid.uuid4())
+    # The receiver holds the first request of this event open: a deterministic window between record and outcome.
+    hook = receiver.add("killed-mid-send", hold_event=event_id)
     dsn = infra.new_database("notifkill")
     env = settings_env(infra, dsn, **notification_env(
         mail, CONSUMER_GROUP=f"notifications-kill-{uuid.uuid4().hex[:6]}", DISPATCH_INTERVAL_SECONDS="0.2",
@@ -36,12 +38,13 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
             await make_partner(client, kind="municipality", municipality="GM0268", contact=address,
                                hook=(receiver.url("killed-mid-send"), hook.secret),
                                subscription={"event_types": ["ActivityPublished"], "municipalities": ["GM0268"]})
-        event = activity("GM0268", title="Samen koken")
-        event_id = await publisher.publish(event)
+        title = f"Samen koken {event_id[:6]}"
+        event = activity("GM0268", title=title)
+        await publisher.publish(event, event_id=event_id)
         await publisher.publish(event, event_id=event_id)  # and Kafka delivers it twice
 
         async def send_in_flight() -> bool:
-            return len(hook.requests) == 1
+            return len(hook.of_event(event_id)) == 1
 
         await eventually(send_in_flight, timeout=60)
     finally:
@@ -73,7 +76,6 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
     assert [a["outcome"] for a in webhook["log"]] == ["interrupted", "delivered"]
     # Sent twice over the wire (the first outcome is unknowable), but with one webhook-id: a receiver that dedupes
     # as Standard Webhooks asks acts on it once.
-    assert hook.ids() == [webhook_id, webhook_id]
-    assert hook.event_ids() == [event_id, event_id]
-    assert all(r["verified"] for r in hook.requests)
-    assert len(mail.unique_for(address)) == 1
+    assert hook.ids_of(event_id) == [webhook_id, webhook_id]
+    assert all(r["verified"] for r in hook.of_event(event_id))
+    assert len(mail.unique_for(address, title)) == 1

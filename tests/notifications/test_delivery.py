@@ -18,6 +18,7 @@ from support.services import RunningService, auth, eventually, running, settings
 
 from komerbij.contracts.events.materials import OrderLine, OrderShipped, StockLow
 from komerbij.contracts.events.media import MentionRecorded
+from komerbij.contracts.events.registration import SignupWaitlisted
 from komerbij.notifications.app import build_spec
 from komerbij.notifications.service import digest, privacy
 
@@ -405,3 +406,26 @@ async def test_delivery_events_match_their_committed_json_schemas(
     metrics = (await svc.client.get("/metrics")).text
     assert 'komerbij_deliveries_total{channel="webhook",status="delivered"}' in metrics
     assert 'komerbij_deliveries{channel="webhook",status="failed"}' in metrics
+
+
+async def test_a_municipality_organiser_is_found_by_its_cbs_code_and_a_partner_never_sees_other_sign_ups(
+    svc: RunningService, mail: MailSink, publisher: Publisher
+) -> None:
+    tilburg = await make_partner(svc.client, kind="municipality", municipality="GM0855", name="Gemeente Tilburg",
+                                 contact="welzijn@tilburg.example",
+                                 subscription={"event_types": ["SignupWaitlisted"], "municipalities": []})
+    base = signup(f"wachtende-{uuid.uuid4().hex[:6]}@voorbeeld.example").model_dump()
+    ours = SignupWaitlisted(**{**base, "municipality": "GM0855", "owner_municipality": "GM0855",
+                               "activity_title": f"Bingo {uuid.uuid4().hex[:6]}"}, waitlist_position=3)
+    theirs = SignupWaitlisted(**{**base, "signup_id": str(uuid.uuid4()), "municipality": "GM0855",
+                                 "owner_partner_id": "someone-else", "activity_title": f"Quiz {uuid.uuid4().hex[:6]}"},
+                              waitlist_position=1)
+    ours_id, theirs_id = await publisher.publish(ours), await publisher.publish(theirs)
+    to_participant = (await eventually(lambda: mail.received(ours.email or "", ours.activity_title)))[0]
+    assert "U staat op de wachtlijst (plaats 3)" in to_participant.get_body(("plain",)).get_content()
+    to_municipality = (await eventually(lambda: mail.received("welzijn@tilburg.example", ours.activity_title)))[0]
+    assert to_municipality["Subject"].startswith("Er staat iemand nieuw op de wachtlijst")
+    await eventually(lambda: _all_final(svc, theirs_id))
+    assert [d["partner_id"] for d in await deliveries_of(svc.client, ours_id) if d["partner_id"]] == [
+        tilburg["partner"]]
+    assert [d for d in await deliveries_of(svc.client, theirs_id) if d["partner_id"]] == []

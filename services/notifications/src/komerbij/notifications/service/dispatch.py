@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +63,9 @@ class _Result:
     error: str | None = None
 
 
+Send = Callable[[], Awaitable[_Result]]
+
+
 async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     lease_expired_before = now - timedelta(seconds=d.settings.delivery_lease_seconds)
     async with d.pool.acquire() as conn, conn.transaction():
@@ -86,14 +89,16 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
 async def _deliver(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record, attempt: int) -> list[Outcome]:
     notice: asyncpg.Record | None = None
     try:
+        # Read what the message needs, then give the connection back: a send may take WEBHOOK_TIMEOUT_SECONDS.
         async with d.pool.acquire() as conn:
             notice = await deliveries.notice(conn, row["event_id"])
             if notice is None or notice["data"] is None:
-                result = _Result("final", error="event data no longer available")
+                prepared: _Result | Send = _Result("final", error="event data no longer available")
             elif row["channel"] == "webhook":
-                result = await _send_webhook(d, conn, client, row, notice)
+                prepared = await _prepare_webhook(d, conn, client, row, notice)
             else:
-                result = await _send_mail(d, conn, row, notice)
+                prepared = await _prepare_mail(d, conn, row, notice)
+        result = prepared if isinstance(prepared, _Result) else await prepared()
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a bug or a database hiccup: the row stays claimed and the lease brings it back
@@ -102,8 +107,8 @@ async def _deliver(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record
     return await _record(d, row, attempt, result, notice)
 
 
-async def _send_webhook(d: Dispatcher, conn: asyncpg.Connection, client: httpx.AsyncClient, row: asyncpg.Record,
-                        notice: asyncpg.Record) -> _Result:
+async def _prepare_webhook(d: Dispatcher, conn: asyncpg.Connection, client: httpx.AsyncClient,
+                           row: asyncpg.Record, notice: asyncpg.Record) -> _Result | Send:
     hook = await partners.webhook(conn, row["webhook_id"]) if row["webhook_id"] else None
     if hook is None or hook["disabled_at"] is not None:
         return _Result("final", error="endpoint disabled")
@@ -113,14 +118,19 @@ async def _send_webhook(d: Dispatcher, conn: asyncpg.Connection, client: httpx.A
          "time": notice["occurred_at"].isoformat(), "data": partner_view(cls.model_validate(notice["data"]))},
         sort_keys=True, separators=(",", ":"), ensure_ascii=False,
     ).encode()
-    timestamp = int(d.clock().timestamp())
-    headers = webhook_headers(hook["secret"], row["message_id"], timestamp, body)
-    sent = await post(client, hook["url"], body, headers, d.settings.webhook_timeout_seconds)
-    return _Result("delivered" if sent.ok else "error", sent.status, sent.error)
+    url, secret = hook["url"], hook["secret"]
+
+    async def send() -> _Result:
+        timestamp = int(d.clock().timestamp())
+        headers = webhook_headers(secret, row["message_id"], timestamp, body)
+        sent = await post(client, url, body, headers, d.settings.webhook_timeout_seconds)
+        return _Result("delivered" if sent.ok else "error", sent.status, sent.error)
+
+    return send
 
 
-async def _send_mail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record,
-                     notice: asyncpg.Record) -> _Result:
+async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record,
+                        notice: asyncpg.Record) -> _Result | Send:
     data: dict[str, Any] = dict(notice["data"])
     unsubscribe_url = None
     greeting: str | None = None
@@ -148,14 +158,18 @@ async def _send_mail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Recor
         message_id=row["message_id"], sender=d.settings.mail_from, unsubscribe_url=unsubscribe_url,
         partner=not row["transactional"],
     )
-    try:
-        await d.mailer.send(message)
-    except aiosmtplib.SMTPResponseException as exc:
-        # The SMTP text may echo the address; keep only the code.
-        return _Result("final" if 500 <= exc.code < 600 else "error", exc.code, f"SMTP {exc.code}")
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return _Result("error", error=type(exc).__name__)
-    return _Result("delivered")
+
+    async def send() -> _Result:
+        try:
+            await d.mailer.send(message)
+        except aiosmtplib.SMTPResponseException as exc:
+            # The SMTP text may echo the address; keep only the code.
+            return _Result("final" if 500 <= exc.code < 600 else "error", exc.code, f"SMTP {exc.code}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return _Result("error", error=type(exc).__name__)
+        return _Result("delivered")
+
+    return send
 
 
 async def _record(d: Dispatcher, row: asyncpg.Record, attempt: int, result: _Result,

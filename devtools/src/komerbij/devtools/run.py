@@ -70,7 +70,7 @@ class System:
         self.smtp_port = _port("SMTP_PORT", 1025)
         self.prometheus_port = _port("PROMETHEUS_PORT", 9090)
         self.services: dict[str, subprocess.Popen[bytes]] = {}
-        self.prometheus: object | None = None
+        self.prometheus: PrometheusServer | None = None
         self.smtp = None
 
     def start(self) -> None:
@@ -121,7 +121,7 @@ class System:
         data_dir = self.run_dir / "prometheus"
         data_dir.mkdir(parents=True, exist_ok=True)
         server = PrometheusServer(write_config(data_dir / "prometheus.yml", config), port=self.prometheus_port,
-                                  data_dir=data_dir)
+                                  data_dir=data_dir, preexec_fn=die_with_parent)
         server.start()
         self.prometheus = server
 
@@ -149,7 +149,7 @@ class System:
         for proc in self.services.values():
             stop_process(proc, timeout=40)
         if self.prometheus is not None:
-            self.prometheus.stop()  # type: ignore[attr-defined]
+            self.prometheus.stop()
         if self.smtp is not None:
             self.smtp.stop()
         self.kafka.stop()

@@ -45,6 +45,9 @@ from komerbij.runtime.outbox import add_event
 log = logging.getLogger(__name__)
 
 
+POISON_CLASSES = ("MissingCloudEventsHeaders", "MalformedJSON", "SchemaValidationError")
+
+
 class PoisonMessage(Exception):
     """A message that no retry can fix: it goes to the dead-letter topic at once."""
 
@@ -119,6 +122,10 @@ class EventRouter:
             )
         )
         for topic in self.topics:
+            # Series that exist at 0 let rate()/increase() see the very first retry or dead letter.
+            metrics.retries.labels(topic)
+            for error_class in POISON_CLASSES:
+                metrics.dead_letters.labels(topic, error_class)
             subscriber = broker.subscriber(
                 topic,
                 group_id=self.consumer,

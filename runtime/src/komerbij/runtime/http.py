@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,9 +49,24 @@ class ProblemError(Exception):
         self.extra = extra or {}
 
 
+def field_errors(errors: dict[str, str], *, title: str = "Ongeldige invoer") -> ProblemError:
+    """A 422 naming each field, for rules a schema cannot express (week dates, known codes, "e-mail or phone")."""
+    entries = [{"field": field, "message": message} for field, message in errors.items()]
+    return ProblemError(422, title, "; ".join(f"{e['field']}: {e['message']}" for e in entries), errors=entries)
+
+
 def field_error(field: str, message: str, *, title: str = "Ongeldige invoer") -> ProblemError:
-    """A 422 naming one field, for rules a schema cannot express (week dates, known codes, quotas)."""
-    return ProblemError(422, title, f"{field}: {message}", errors=[{"field": field, "message": message}])
+    return field_errors({field: message}, title=title)
+
+
+def validation_problem(errors: Sequence[Any]) -> ProblemError:
+    """The 422 for pydantic errors, also for input validated after the request (e.g. a PATCH merged into state)."""
+    entries = [
+        {"field": _field_path(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")}
+        for e in errors
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in entries)
+    return ProblemError(422, "Ongeldige invoer", detail, errors=entries)
 
 
 def problem_response(request: Request, exc: ProblemError) -> JSONResponse:
@@ -83,12 +99,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field_path(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(request, ProblemError(422, "Ongeldige invoer", detail, errors=errors))
+        return problem_response(request, validation_problem(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,9 +24,10 @@ from komerbij.registration.domain.edition import AMSTERDAM, check_within_week
 from komerbij.registration.service import access, seating
 from komerbij.registration.service.commands import PATCHABLE, ActivityFields
 from komerbij.registration.service.outgoing import activity_event, signup_event
-from komerbij.registration.service.problems import as_problem, invalid, validation_problem
+from komerbij.registration.service.problems import as_problem, invalid
 from komerbij.runtime import reference
 from komerbij.runtime.auth import Principal
+from komerbij.runtime.http import validation_problem
 from komerbij.runtime.service import Runtime, UnitOfWork
 
 
@@ -108,7 +109,7 @@ async def edit(rt: Runtime, principal: Principal, activity_id: str, changes: dic
         try:
             merged = ActivityFields.model_validate({**before, **changes})
         except ValidationError as exc:
-            raise validation_problem(exc) from None
+            raise validation_problem(exc.errors()) from None
         fields = await _checked(uow, principal, merged)
         seats = a.seats_taken
         if fields["capacity"] is not None and fields["capacity"] < seats:

@@ -20,7 +20,7 @@ from komerbij.registration.service.outgoing import signup_event
 from komerbij.registration.service.problems import invalid
 from komerbij.registration.service.tokens import matches, new_token
 from komerbij.runtime.auth import Principal
-from komerbij.runtime.http import ProblemError
+from komerbij.runtime.http import ProblemError, field_errors
 from komerbij.runtime.service import Runtime
 
 
@@ -34,8 +34,7 @@ class Placed:
 def _check_request(req: SignupRequest) -> None:
     if not req.email and not req.phone:
         message = "geef een e-mailadres of telefoonnummer op, zodat de organisator u kan bereiken"
-        raise ProblemError(422, "Ongeldige invoer", f"email: {message}",
-                           errors=[{"field": "email", "message": message}, {"field": "phone", "message": message}])
+        raise field_errors({"email": message, "phone": message})
     if not req.consent:
         raise invalid("consent", "zonder uw toestemming kunnen we uw aanmelding niet bewaren")
 

@@ -403,9 +403,16 @@ async def test_delivery_events_match_their_committed_json_schemas(
     for type_name, body in seen.items():
         jsonschema.validate(body, schemas[type_name])
         assert body["channel"] == "webhook" and "@" not in json.dumps(body)
-    metrics = (await svc.client.get("/metrics")).text
-    assert 'komerbij_deliveries_total{channel="webhook",status="delivered"}' in metrics
-    assert 'komerbij_deliveries{channel="webhook",status="failed"}' in metrics
+    metrics = {line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+               for line in (await svc.client.get("/metrics")).text.splitlines() if not line.startswith("#")}
+    assert metrics['komerbij_deliveries_total{channel="webhook",status="delivered"}'] >= 1
+    assert metrics['komerbij_deliveries_total{channel="webhook",status="failed"}'] >= 1
+
+    async def gauge_refreshed() -> bool:
+        text = (await svc.client.get("/metrics")).text
+        return 'komerbij_deliveries{channel="webhook",status="delivered"} 0.0' not in text
+
+    await eventually(gauge_refreshed)
 
 
 async def test_a_municipality_organiser_is_found_by_its_cbs_code_and_a_partner_never_sees_other_sign_ups(

@@ -46,11 +46,12 @@ async def register_metrics(rt: Runtime) -> None:
     """on_start hook: the business metrics of this runtime (labels: channel and status only)."""
     gauge = DeliveryGauge()
     rt.metrics.registry.register(gauge)  # type: ignore[arg-type]
-    _instruments[rt] = (
-        rt.metrics.counter("komerbij_deliveries_total", "Delivery outcomes (delivered, retrying, failed, skipped)",
-                           ["channel", "status"]),
-        gauge,
-    )
+    counter = rt.metrics.counter("komerbij_deliveries_total",
+                                 "Delivery outcomes (delivered, retrying, failed, skipped)", ["channel", "status"])
+    for channel in CHANNELS:  # series that exist at 0 let rate()/increase() see the very first failure
+        for status in ("delivered", "retrying", "failed", "skipped"):
+            counter.labels(channel, status)
+    _instruments[rt] = (counter, gauge)
 
 
 async def refresh_delivery_gauge(rt: Runtime) -> None:

@@ -66,15 +66,13 @@ BUSINESS_BY_SERVICE = {
     },
     "notifications": {
         "komerbij_deliveries_total": "counter",  # {channel, status}: one per attempt outcome
+        "komerbij_deliveries_current": "gauge",  # {channel, status}: deliveries now in each status
     },
 }
 BUSINESS = {name: kind for names in BUSINESS_BY_SERVICE.values() for name, kind in names.items()}
 
 PROPOSED = {
     "komerbij_stock_low_threshold_items": "gauge",  # materials, {sku}: the SKU's low-stock threshold
-    # notifications, {channel, status}: deliveries now in each status. Not `komerbij_deliveries`: that is the family
-    # name of the counter komerbij_deliveries_total, and prometheus_client refuses both in one registry.
-    "komerbij_deliveries_current": "gauge",
 }
 
 PROMETHEUS = {"up": "gauge"}  # set by Prometheus itself for every scrape target

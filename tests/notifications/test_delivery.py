@@ -410,7 +410,7 @@ async def test_delivery_events_match_their_committed_json_schemas(
 
     async def gauge_refreshed() -> bool:
         text = (await svc.client.get("/metrics")).text
-        return 'komerbij_deliveries{channel="webhook",status="delivered"} 0.0' not in text
+        return 'komerbij_deliveries_current{channel="webhook",status="delivered"} 0.0' not in text
 
     await eventually(gauge_refreshed)
 

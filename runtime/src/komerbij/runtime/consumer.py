@@ -63,6 +63,9 @@ class EventContext:
     conn: asyncpg.Connection
     attributes: CloudEventAttributes
     source: str
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
 
     async def emit(self, event: Event) -> str:
         """Record a follow-up event in the same transaction (through the outbox)."""
@@ -115,7 +118,7 @@ class EventRouter:
         policy: RetryPolicy,
         source: str,
     ) -> None:
-        """Register one FastStream subscriber per topic this router has handlers for."""
+        """One FastStream subscriber over all the router's topics: one consumer, one rebalance at start."""
         broker.add_middleware(
             RetryDeadLetterMiddleware.factory(
                 group=self.consumer, policy=policy, metrics=metrics, producer=dead_letters
@@ -126,18 +129,18 @@ class EventRouter:
             metrics.retries.labels(topic)
             for error_class in POISON_CLASSES:
                 metrics.dead_letters.labels(topic, error_class)
-            subscriber = broker.subscriber(
-                topic,
-                group_id=self.consumer,
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                auto_offset_reset="earliest",
-                title=f"{self.consumer}:{topic}",
-            )
+        subscriber = broker.subscriber(
+            *self.topics,
+            group_id=self.consumer,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=self.consumer,
+        )
 
-            async def handle(message: KafkaMessage = Context("message")) -> None:
-                await self.process(message.raw_message, pool=pool, metrics=metrics, source=source)
+        async def handle(message: KafkaMessage = Context("message")) -> None:
+            await self.process(message.raw_message, pool=pool, metrics=metrics, source=source)
 
-            subscriber(handle, decoder=_raw_body)
+        subscriber(handle, decoder=_raw_body)
 
     async def process(
         self, record: ConsumerRecord, *, pool: asyncpg.Pool, metrics: Metrics, source: str
@@ -165,7 +168,9 @@ class EventRouter:
                 metrics.duplicates.labels(record.topic).inc()
                 log.info("duplicate event skipped")
                 return False
-            await handler(event, EventContext(conn=conn, attributes=attributes, source=source))
+            context = EventContext(conn=conn, attributes=attributes, source=source, topic=record.topic,
+                                   partition=record.partition, offset=record.offset)
+            await handler(event, context)
         return True
 
 

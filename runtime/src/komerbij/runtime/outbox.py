@@ -40,12 +40,27 @@ async def add_event(
         correlationid=logs.correlation_id.get(),
     )
     headers = [[name, value.decode()] for name, value in to_kafka_headers(attrs)]
+    await add_record(conn, topic=event.TOPIC, key=event.key, type_=event.TYPE, headers=headers,
+                     payload=event.model_dump_json().encode(), record_id=uuid.UUID(attrs.id))
+    return attrs.id
+
+
+async def add_record(
+    conn: asyncpg.Connection,
+    *,
+    topic: str,
+    key: str,
+    type_: str,
+    headers: list[list[str]],
+    payload: bytes,
+    record_id: uuid.UUID | None = None,
+) -> None:
+    """Record a message that is not an event model (a dead letter, say) for publication in the caller's transaction."""
     await conn.execute(
         """INSERT INTO outbox (id, topic, key, type, headers, payload) VALUES ($1, $2, $3, $4, $5, $6)""",
-        uuid.UUID(attrs.id), event.TOPIC, event.key, event.TYPE, headers, event.model_dump_json().encode(),
+        record_id or uuid.uuid4(), topic, key, type_, headers, payload,
     )
     await conn.execute(f"NOTIFY {CHANNEL}")
-    return attrs.id
 
 
 class OutboxRelay:

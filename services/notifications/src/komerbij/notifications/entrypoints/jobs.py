@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from weakref import WeakKeyDictionary
 
-from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import Counter, Gauge
 
 from komerbij.notifications.adapters import deliveries
 from komerbij.notifications.adapters.mail import Mailer
@@ -21,43 +18,32 @@ STATUSES = ("pending", "sending", "retrying", "delivered", "failed", "skipped")
 CHANNELS = ("email", "webhook")
 
 
-class DeliveryGauge:
-    """`komerbij_deliveries{channel,status}` as a collector of its own.
-
-    prometheus_client reserves the base name `komerbij_deliveries` for the counter `komerbij_deliveries_total`, so
-    `Metrics.gauge` refuses the gauge; a collector without `describe` is not checked for that clash.
-    """
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily("komerbij_deliveries", "Deliveries by current status", labels=["channel", "status"])
-        for channel in CHANNELS:
-            for status in STATUSES:
-                family.add_metric([channel, status], self.counts.get((channel, status), 0))
-        yield family
+def _counter(rt: Runtime) -> Counter:
+    return rt.metrics.counter("komerbij_deliveries_total", "Delivery outcomes (delivered, retrying, failed, skipped)",
+                              ["channel", "status"])
 
 
-_instruments: WeakKeyDictionary[Runtime, tuple[Counter, DeliveryGauge]] = WeakKeyDictionary()
+def _gauge(rt: Runtime) -> Gauge:
+    return rt.metrics.gauge("komerbij_deliveries_current", "Deliveries now in each status", ["channel", "status"])
 
 
 async def register_metrics(rt: Runtime) -> None:
-    """on_start hook: the business metrics of this runtime (labels: channel and status only)."""
-    gauge = DeliveryGauge()
-    rt.metrics.registry.register(gauge)  # type: ignore[arg-type]
-    counter = rt.metrics.counter("komerbij_deliveries_total",
-                                 "Delivery outcomes (delivered, retrying, failed, skipped)", ["channel", "status"])
-    for channel in CHANNELS:  # series that exist at 0 let rate()/increase() see the very first failure
+    """on_start hook: series that exist at 0 let rate()/increase() see the very first failure."""
+    counter, gauge = _counter(rt), _gauge(rt)
+    for channel in CHANNELS:
         for status in ("delivered", "retrying", "failed", "skipped"):
             counter.labels(channel, status)
-    _instruments[rt] = (counter, gauge)
+        for status in STATUSES:
+            gauge.labels(channel, status)
 
 
 async def refresh_delivery_gauge(rt: Runtime) -> None:
-    _, gauge = _instruments[rt]
     async with rt.pool.acquire() as conn:
-        gauge.counts = {(r["channel"], r["status"]): r["n"] for r in await deliveries.counts(conn)}
+        counts = {(r["channel"], r["status"]): r["n"] for r in await deliveries.counts(conn)}
+    gauge = _gauge(rt)
+    for channel in CHANNELS:
+        for status in STATUSES:
+            gauge.labels(channel, status).set(counts.get((channel, status), 0))
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
@@ -69,7 +55,7 @@ def dispatcher(rt: Runtime) -> Dispatcher:
 
 async def dispatch(rt: Runtime, now: datetime) -> int:
     """One round; a full batch means more is waiting, so go on at once (with a fresh `now`)."""
-    counter, _ = _instruments[rt]
+    counter = _counter(rt)
     d = dispatcher(rt)
     total = 0
     while True:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import uvicorn
@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from komerbij.contracts import Event
+from komerbij.contracts import TOPICS, Event
 from komerbij.runtime import db, logs
 from komerbij.runtime.auth import TokenVerifier
 from komerbij.runtime.consumer import EventRouter, RetryPolicy
@@ -203,11 +203,15 @@ async def _consumer_lag(rt: Runtime) -> None:
             )
 
 
-async def _housekeeping(rt: Runtime, now: object) -> None:
-    """Sent outbox rows and old inbox records are history; personal data in them must not linger."""
+# An inbox record must outlive every copy of its event that Kafka could still deliver (e.g. after an offset reset).
+INBOX_RETENTION = timedelta(milliseconds=max(t.retention_ms for t in TOPICS.values() if t.consumed)) + timedelta(days=1)
+
+
+async def _housekeeping(rt: Runtime, now: datetime) -> None:
+    """Sent outbox rows are history (with personal data, for some topics); old inbox records can never match again."""
     async with rt.pool.acquire() as conn:
-        await purge_sent(conn, now - timedelta(days=7))  # type: ignore[operator]
-        await conn.execute("DELETE FROM inbox WHERE processed_at < $1", now - timedelta(days=30))  # type: ignore[operator]
+        await purge_sent(conn, now - timedelta(days=7))
+        await conn.execute("DELETE FROM inbox WHERE processed_at < $1", now - INBOX_RETENTION)
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:

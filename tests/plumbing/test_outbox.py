@@ -18,6 +18,7 @@ from komerbij.contracts.events.materials import StockAdjusted
 from komerbij.runtime import db
 from komerbij.runtime.metrics import Metrics
 from komerbij.runtime.outbox import OutboxRelay, add_event
+from komerbij.runtime.service import UnitOfWork
 
 TOPIC = "materials.stock"
 
@@ -142,3 +143,29 @@ async def test_relay_killed_between_publish_and_mark_sent_loses_nothing_and_appl
         assert first_occurrences(records, run)["k"] == list(range(10))
     finally:
         second.terminate()
+
+
+async def test_unit_of_work_rolls_back_on_error_and_returns_its_connection_when_cancelled(infra: Infra) -> None:
+    dsn = infra.new_database("uow")
+    pool = await db.create_pool(dsn, max_size=1)
+    await db.migrate(pool, db.load_migrations("runtime", "komerbij.runtime.migrations"))
+    try:
+        with pytest.raises(RuntimeError):
+            async with UnitOfWork(pool, "/tests") as uow:
+                await uow.emit(StockAdjusted(sku="k", name="x", stock_on_hand=1, reserved=0, delta=1, reason="r"))
+                raise RuntimeError("use case failed")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0  # the event went with the rollback
+        # Cancel a unit of work while it waits for the (only) connection: it must not keep it afterwards.
+        async with pool.acquire():
+            waiting = asyncio.create_task(UnitOfWork(pool, "/tests").__aenter__())
+            await asyncio.sleep(0.2)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        async with UnitOfWork(pool, "/tests") as uow:
+            await uow.emit(StockAdjusted(sku="k", name="x", stock_on_hand=2, reserved=0, delta=1, reason="r"))
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+    finally:
+        await asyncio.wait_for(pool.close(), timeout=10)  # hangs if a connection leaked

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,27 +56,26 @@ class ServiceSpec:
 
 
 class UnitOfWork:
-    """One use case, one transaction: state changes and their events (outbox rows) commit together."""
+    """One use case, one transaction: state changes and their events (outbox rows) commit together.
+
+    Built on asyncpg's own context managers (through an exit stack), so a task cancelled anywhere in here, even
+    while acquiring, gives its connection back and the pool can close.
+    """
 
     def __init__(self, pool: asyncpg.Pool, source: str) -> None:
         self._pool = pool
         self.source = source
+        self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> UnitOfWork:
-        self._acquire = self._pool.acquire()
-        self.conn: asyncpg.Connection = await self._acquire.__aenter__()
-        self._tx = self.conn.transaction()
-        await self._tx.start()
+        async with AsyncExitStack() as stack:
+            self.conn: asyncpg.Connection = await stack.enter_async_context(self._pool.acquire())
+            await stack.enter_async_context(self.conn.transaction())
+            self._stack = stack.pop_all()
         return self
 
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        try:
-            if exc is None:
-                await self._tx.commit()
-            else:
-                await self._tx.rollback()
-        finally:
-            await self._acquire.__aexit__(None, None, None)
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        await self._stack.__aexit__(exc_type, exc, tb)  # type: ignore[arg-type]
 
     async def emit(self, event: Event) -> str:
         return await add_event(self.conn, event, source=self.source)

@@ -2,8 +2,7 @@
 
 Names are metric families as Prometheus stores them (counters with `_total`; histograms without `_bucket`/`_sum`/
 `_count`). `RUNTIME` and `FASTSTREAM` are exported by every service today, and a test proves it; `BUSINESS` are the
-services' own gauges and counters (landing as each service is built); `PROPOSED` are asked of the platform lead
-(see the monitoring report) and already used by alerts, so the alert is ready the day the gauge exists.
+services' own gauges and counters; a test proves each service exports its own.
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ BUSINESS_BY_SERVICE = {
         "komerbij_stock_on_hand_items": "gauge",  # {sku}: free stock, reserved items already taken out
         "komerbij_stock_reserved_items": "gauge",  # {sku}
         "komerbij_stock_shipped_items": "gauge",  # {sku}
+        "komerbij_stock_low_threshold_items": "gauge",  # {sku}: the SKU's low-stock threshold
     },
     "media": {
         "komerbij_mentions": "gauge",  # {medium, scope}
@@ -71,13 +71,9 @@ BUSINESS_BY_SERVICE = {
 }
 BUSINESS = {name: kind for names in BUSINESS_BY_SERVICE.values() for name, kind in names.items()}
 
-PROPOSED = {
-    "komerbij_stock_low_threshold_items": "gauge",  # materials, {sku}: the SKU's low-stock threshold
-}
-
 PROMETHEUS = {"up": "gauge"}  # set by Prometheus itself for every scrape target
 
-ALL = {**RUNTIME, **FASTSTREAM, **BUSINESS, **PROPOSED, **PROMETHEUS}
+ALL = {**RUNTIME, **FASTSTREAM, **BUSINESS, **PROMETHEUS}
 
 _NAME = re.compile(r"(?<![\w:])(komerbij_[a-z0-9_]+|up)(?![\w(])")
 _NAME_MATCHER = re.compile(r'__name__\s*=~?\s*"([^"]*)"')  # {__name__=~"a_total|b_total"}

@@ -19,17 +19,19 @@ class Settings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8004"
     consumer_group: str = Field("notifications", description="Kafka consumer group of the event handlers")
     smtp_host: str = Field("127.0.0.1", description="SMTP server (make run: the local catcher)")
-    smtp_port: int = Field(1025, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_port: int = Field(1025, ge=1, le=65535, description="SMTP port (make run: the local catcher)")
+    smtp_username: str | None = Field(None, description="SMTP login, when the relay needs one")
+    smtp_password: str | None = Field(None, description="SMTP password, when the relay needs one")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
-    smtp_timeout_seconds: float = Field(10.0, gt=0)
-    mail_from: str = Field("Week tegen Eenzaamheid <noreply@weektegeneenzaamheid.nl>")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one SMTP conversation")
+    mail_from: str = Field(
+        "Week tegen Eenzaamheid <noreply@weektegeneenzaamheid.nl>", description="Sender of every mail"
+    )
     admin_emails: str = Field("", description="Comma-separated addresses that receive StockLow alerts")
     unsubscribe_secret: str | None = Field(
         None, description="Key of unsubscribe tokens and address hashes (falls back to JWT_SECRET)"
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook request")
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
     )
@@ -38,7 +40,7 @@ class Settings(ServiceSettings):
     webhook_disable_after: str = Field("24h", description="Failures spanning this long disable an endpoint")
     digest_time: str = Field("08:00", description="Daily digest time, Europe/Amsterdam")
     dispatch_interval_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for due work")
-    dispatch_batch_size: int = Field(20, ge=1)
+    dispatch_batch_size: int = Field(20, ge=1, description="Deliveries the dispatcher claims per round")
     delivery_lease_seconds: float = Field(
         120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
     )

@@ -146,6 +146,21 @@ class Profiler:
         return self.path if self.path and self.path.exists() else None
 
 
+def database_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends serving `database` (their title is `postgres: USER DATABASE HOST ...`).
+
+    Backends live as long as the pool's connections, so a difference over a measured phase is that phase's database
+    CPU; the shared background processes (WAL writer, checkpointer) are not counted."""
+    total = 0.0
+    for p in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            title = " ".join(p.info["cmdline"] or [])
+            if title.startswith("postgres: ") and f" {database} " in title:
+                t = p.cpu_times()
+                total += t.user + t.system
+    return total
+
+
 def other_load() -> dict[str, Any]:
     """What else is running on the machine (busy processes outside this benchmark), for the record."""
     mine = {os.getpid(), *(p.pid for p in psutil.Process().children(recursive=True))}

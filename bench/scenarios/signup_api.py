@@ -8,17 +8,18 @@ import random
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
 from bench import fixtures
 from bench.context import Context
-from bench.harness import Profiler, Sampler, service, service_env
+from bench.harness import Profiler, Sampler, database_cpu_seconds, service, service_env
 from bench.load import closed_loop
 from bench.stats import check, latency_summary
 
 
-async def _measure(ctx: Context, url: str, pid: int, activities: list[str], tag: str,
+async def _measure(ctx: Context, url: str, pid: int, database: str, activities: list[str], tag: str,
                    profile_name: str | None = None) -> dict[str, Any]:
     """Warm-up (not counted), then the measured closed loop; CPU of server and client over the measured part."""
     o = ctx.opts
@@ -36,10 +37,10 @@ async def _measure(ctx: Context, url: str, pid: int, activities: list[str], tag:
     await closed_loop(request, total=o.warmup, concurrency=o.clients, max_seconds=o.seconds)
     server = Sampler(pid)
     me = Sampler(os.getpid())
-    cpu0 = (server.cpu_seconds(), me.cpu_seconds())
+    cpu0 = (server.cpu_seconds(), me.cpu_seconds(), database_cpu_seconds(database))
     profiler = Profiler(pid, profile_name, o.profile_seconds).start() if profile_name else None
     run = await closed_loop(measured, total=o.signups, concurrency=o.clients, max_seconds=o.seconds)
-    cpu1 = (server.cpu_seconds(), me.cpu_seconds())
+    cpu1 = (server.cpu_seconds(), me.cpu_seconds(), database_cpu_seconds(database))
     profile = await profiler.finish() if profiler else None
     ok = run.ok(201)
     done = max(len(run.outcomes), 1)
@@ -50,6 +51,7 @@ async def _measure(ctx: Context, url: str, pid: int, activities: list[str], tag:
         "latency": latency_summary(o.latency for o in ok),
         "server_cpu_ms_per_request": round((cpu1[0] - cpu0[0]) * 1000 / done, 3),
         "client_cpu_ms_per_request": round((cpu1[1] - cpu0[1]) * 1000 / done, 3),
+        "postgres_cpu_ms_per_request": round((cpu1[2] - cpu0[2]) * 1000 / done, 3),
         "server_cpu_utilisation": round((cpu1[0] - cpu0[0]) / run.wall_seconds, 2) if run.wall_seconds else 0.0,
         "profile": str(profile) if profile else None,
     }
@@ -63,16 +65,17 @@ async def run(ctx: Context) -> dict[str, Any]:
     tag = f"s{int(time.time())}"
 
     # Baseline first: its activity ids only need to be UUIDs (no foreign key), the same count as the service's.
-    base_env = service_env(infra, infra.new_database("bench_baseline"))
-    with service("bench.baseline_app", base_env, ctx.log_dir) as base:
+    dsn = infra.new_database("bench_baseline")
+    with service("bench.baseline_app", service_env(infra, dsn), ctx.log_dir) as base:
         ids = [str(uuid.uuid4()) for _ in range(o.activities)]
-        results["baseline"] = await _measure(ctx, base.url, base.proc.pid, ids, f"{tag}b")  # type: ignore[union-attr]
+        results["baseline"] = await _measure(ctx, base.url, base.proc.pid, _name(dsn), ids,  # type: ignore[union-attr]
+                                             f"{tag}b")
 
-    env = service_env(infra, infra.new_database("bench_registration"))
-    with service("komerbij.registration", env, ctx.log_dir) as reg:
+    dsn = infra.new_database("bench_registration")
+    with service("komerbij.registration", service_env(infra, dsn), ctx.log_dir) as reg:
         activities = await fixtures.published_activities(reg.url, o.activities)
-        results["service"] = await _measure(ctx, reg.url, reg.proc.pid, activities, f"{tag}r",  # type: ignore[union-attr]
-                                            "signup_api-registration" if o.profile else None)
+        results["service"] = await _measure(ctx, reg.url, reg.proc.pid, _name(dsn), activities,  # type: ignore[union-attr]
+                                            f"{tag}r", "signup_api-registration" if o.profile else None)
         async with httpx.AsyncClient(timeout=10) as client:
             metrics = (await client.get(f"{reg.url}/metrics")).text
         results["service"]["outbox_published"] = _metric(metrics, "komerbij_outbox_published_total")
@@ -88,6 +91,10 @@ async def run(ctx: Context) -> dict[str, Any]:
                                                                        else 0), "==", 0),
     ]
     return results
+
+
+def _name(dsn: str) -> str:
+    return urlparse(dsn).path.lstrip("/")
 
 
 def _metric(text: str, name: str) -> float | None:

@@ -66,3 +66,36 @@ def summarise(path: Path, top: int = 20) -> dict[str, Any]:
 
     return {"samples": total, "file": path.name, "by_library_self_pct": share(libs),
             "top_self_pct": share(self_time), "top_inclusive_pct": share(inclusive)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.profile FILE.folded [FUNCTION ...]`: the summary, plus the inclusive share of each FUNCTION
+    (a substring of a frame, e.g. `create_default_context` or `record_deliveries`)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path, wanted = Path(args[0]), args[1:]
+    summary = summarise(path)
+    print(f"{summary['file']}: {summary['samples']} samples")
+    for key in ("by_library_self_pct", "top_self_pct", "top_inclusive_pct"):
+        print(f"\n{key}")
+        for name, pct in summary[key]:
+            print(f"  {pct:5.1f}  {name}")
+    if wanted:
+        counts = dict.fromkeys(wanted, 0)
+        total = 0
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue
+            total += int(count_text)
+            for name in wanted:
+                if name in stack:
+                    counts[name] += int(count_text)
+        print("\ninclusive share of")
+        for name, n in counts.items():
+            print(f"  {100 * n / max(total, 1):5.1f}  {name}")
+
+
+if __name__ == "__main__":
+    main()

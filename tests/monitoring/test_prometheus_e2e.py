@@ -22,10 +22,12 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from support.infra import Infra
+from support.infra import Infra, run_sync
+from support.kafka import start_group_at_end
 from support.services import ServiceProcess, eventually, settings_env
 
 from komerbij.contracts import CloudEventAttributes, Event, event_class, to_kafka_headers
+from komerbij.contracts.events import EVENT_TYPES
 from komerbij.contracts.events.materials import StockAdjusted
 from komerbij.devtools.processes import free_port, repo_root
 from komerbij.devtools.prometheus import PrometheusServer, scrape_config, write_config
@@ -57,10 +59,12 @@ class System:
 @pytest.fixture
 def system(infra: Infra, tmp_path: Path, prometheus_binary: Path) -> Iterator[System]:
     """Prometheus first (it waits for its targets), then the services as real processes, started side by side."""
-    processes = {
-        name: ServiceProcess(f"komerbij.{name}", settings_env(infra, infra.new_database(f"e2e_{name}")), tmp_path)
-        for name in SERVICES
-    }
+    envs = {name: settings_env(infra, infra.new_database(f"e2e_{name}")) for name in SERVICES}
+    # A fresh consumer group placed at the end of the shared topics: only this test's poison message to chew on.
+    group = f"notifications-e2e-{uuid.uuid4().hex[:6]}"
+    envs["notifications"]["CONSUMER_GROUP"] = group
+    run_sync(start_group_at_end(infra.kafka_bootstrap, group, sorted({cls.TOPIC for cls in EVENT_TYPES.values()})))
+    processes = {name: ServiceProcess(f"komerbij.{name}", envs[name], tmp_path) for name in SERVICES}
     chosen = consumer_under_test()
     if chosen is None:
         env = settings_env(infra, infra.new_database("e2e_probe"), PROBE_GROUP=f"probe-{uuid.uuid4().hex[:6]}")

@@ -9,7 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from support.infra import Infra, fetch
+from support.kafka import start_group_at_end
 from support.services import ServiceProcess, eventually, settings_env
+
+from komerbij.notifications.app import build_spec
 
 from .conftest import ADMIN, Publisher, activity, make_partner, notification_env
 from .receivers import MailSink, WebhookReceiver
@@ -25,8 +28,10 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
     # The receiver holds the first request of this event open: a deterministic window between record and outcome.
     hook = receiver.add("killed-mid-send", hold_event=event_id)
     dsn = infra.new_database("notifkill")
+    group = f"notifications-kill-{uuid.uuid4().hex[:6]}"
+    await start_group_at_end(infra.kafka_bootstrap, group, build_spec(group, dispatch_interval=1).events.topics)
     env = settings_env(infra, dsn, **notification_env(
-        mail, CONSUMER_GROUP=f"notifications-kill-{uuid.uuid4().hex[:6]}", DISPATCH_INTERVAL_SECONDS="0.2",
+        mail, CONSUMER_GROUP=group, DISPATCH_INTERVAL_SECONDS="0.2",
         DELIVERY_LEASE_SECONDS="11", LOAD_DEMO_DATA="true",
     ))
     address = "crash@amsterdam.example"
@@ -34,7 +39,7 @@ async def test_sigkill_between_attempt_record_and_send_still_gives_each_receiver
     await asyncio.to_thread(first.start)
     try:
         async with httpx.AsyncClient(base_url=first.url) as client:
-            # Nijmegen: no other test publishes there, and this fresh consumer group reads the topics from the start
+            # Nijmegen: no other test publishes there
             await make_partner(client, kind="municipality", municipality="GM0268", contact=address,
                                hook=(receiver.url("killed-mid-send"), hook.secret),
                                subscription={"event_types": ["ActivityPublished"], "municipalities": ["GM0268"]})

@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from support.infra import Infra
+from support.kafka import start_group_at_end
 from support.services import RunningService, auth, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import OrderLine, OrderShipped, StockLow
@@ -32,7 +33,10 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def svc(infra: Infra, mail: MailSink) -> AsyncIterator[RunningService]:
     env = settings_env(infra, infra.new_database("notif"), **notification_env(mail))
-    spec = build_spec(f"notifications-{uuid.uuid4().hex[:6]}", dispatch_interval=0.1)
+    group = f"notifications-{uuid.uuid4().hex[:6]}"
+    spec = build_spec(group, dispatch_interval=0.1)
+    # Only this module's events: the shared topics already hold every earlier test's (thousands in a full run).
+    await start_group_at_end(infra.kafka_bootstrap, group, spec.events.topics)  # type: ignore[union-attr]
     async with running(spec, env) as service:
         yield service
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
 
@@ -26,7 +27,7 @@ async def read_topic(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [0])]
+        partitions = await partitions_of(bootstrap, [topic])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[ConsumerRecord] = []
@@ -40,6 +41,19 @@ async def read_topic(
         raise AssertionError(f"{topic}: condition not met within {timeout}s; {len(records)} matching records")
     finally:
         await consumer.stop()
+
+
+async def partitions_of(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, asked of the broker (a fresh consumer's metadata does not know them yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    found = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+    assert {tp.topic for tp in found} == set(topics), f"missing topics among {topics}"
+    return sorted(found)
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:
@@ -73,3 +87,20 @@ def data(record: ConsumerRecord) -> dict:
     except (ValueError, TypeError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit the current end of `topics` for a new consumer group.
+
+    The services read a new group's topics from the beginning (right in production). In a test run the shared topics
+    already hold every earlier test's events; a service under test that should only see its own starts here instead.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await partitions_of(bootstrap, topics)
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()

@@ -90,6 +90,12 @@ class EventRouter:
         self.consumer = consumer
         self._handlers: dict[str, tuple[type[Event], Handler]] = {}
 
+    def with_consumer(self, consumer: str) -> EventRouter:
+        """The same handlers under another consumer group (a second deployment, or a test's own group)."""
+        copy = EventRouter(consumer)
+        copy._handlers = dict(self._handlers)
+        return copy
+
     def on(self, *event_classes: type[Event]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for cls in event_classes:

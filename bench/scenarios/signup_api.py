@@ -38,9 +38,11 @@ async def _measure(ctx: Context, url: str, pid: int, database: str, activities: 
     server = Sampler(pid)
     me = Sampler(os.getpid())
     cpu0 = (server.cpu_seconds(), me.cpu_seconds(), database_cpu_seconds(database))
+    switches0 = server.proc.num_ctx_switches()
     profiler = Profiler(pid, profile_name, o.profile_seconds).start() if profile_name else None
     run = await closed_loop(measured, total=o.signups, concurrency=o.clients, max_seconds=o.seconds)
     cpu1 = (server.cpu_seconds(), me.cpu_seconds(), database_cpu_seconds(database))
+    switches1 = server.proc.num_ctx_switches()
     profile = await profiler.finish() if profiler else None
     ok = run.ok(201)
     done = max(len(run.outcomes), 1)
@@ -52,6 +54,10 @@ async def _measure(ctx: Context, url: str, pid: int, database: str, activities: 
         "server_cpu_ms_per_request": round((cpu1[0] - cpu0[0]) * 1000 / done, 3),
         "client_cpu_ms_per_request": round((cpu1[1] - cpu0[1]) * 1000 / done, 3),
         "postgres_cpu_ms_per_request": round((cpu1[2] - cpu0[2]) * 1000 / done, 3),
+        # Involuntary switches: the server was runnable but preempted (two cores, four busy processes).
+        "server_context_switches_per_request": {
+            "voluntary": round((switches1.voluntary - switches0.voluntary) / done, 2),
+            "involuntary": round((switches1.involuntary - switches0.involuntary) / done, 2)},
         "server_cpu_utilisation": round((cpu1[0] - cpu0[0]) / run.wall_seconds, 2) if run.wall_seconds else 0.0,
         "profile": str(profile) if profile else None,
     }

@@ -136,6 +136,10 @@ def details(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
             rows.append([f"{name}/201→mail", f"{r['achieved_rate_per_s']:.0f}/s", e["p50_ms"], e["p95_ms"],
                          e["p99_ms"], f"{r['delivered']}/{r['ok']} delivered, {r['not_delivered_within_tail']} late"])
             rows.append([f"{name}/http", "", h["p50_ms"], h["p95_ms"], h["p99_ms"], str(r["statuses"])])
+            for stage, x in r.get("stages_ms", {}).items():
+                if isinstance(x, dict):
+                    rows.append([f"{name}/stage {stage}", "", x["p50_ms"], x["p95_ms"], x["p99_ms"],
+                                 "server timestamps (see JSON 'stages_ms.what')"])
         elif name == "drain":
             b = r["baseline"]
             for part in ("service", "consumer_only"):

@@ -94,8 +94,8 @@ class MailSink:
     """`bench.smtp_sink` as a child process: when each recipient's mail arrived (CLOCK_MONOTONIC), read back from
     the file it appends to. Stopped with SIGTERM on exit."""
 
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.path = directory / f"mail-{self.port}.log"
         self.arrivals: dict[str, float] = {}
         self.count = 0
@@ -116,6 +116,11 @@ class MailSink:
         if self._proc is not None:
             stop_process(self._proc, sig=signal.SIGTERM, timeout=10)
         self.refresh()
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     def refresh(self) -> dict[str, float]:
         """Read what arrived since the last call (complete lines only)."""

@@ -169,3 +169,52 @@ async def test_unit_of_work_rolls_back_on_error_and_returns_its_connection_when_
             assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
     finally:
         await asyncio.wait_for(pool.close(), timeout=10)  # hangs if a connection leaked
+
+
+class _SmallBatches:
+    """A stand-in producer whose batches hold two messages and whose first send to partition 0 fails."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, list[bytes]]] = []
+        self.failed_once = False
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> asyncio.Future:
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        if partition == 0 and not self.failed_once:
+            self.failed_once = True
+            done.set_exception(TimeoutError("batch expired"))
+        else:
+            self.sent.append((partition, batch.values))
+            done.set_result(None)
+        return done
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, timestamp: None, key: bytes, value: bytes, headers: list) -> object | None:
+        if len(self.values) == 2:
+            return None
+        self.values.append(value)
+        return object()
+
+
+async def test_a_failed_batch_stops_the_later_batches_of_its_partition() -> None:
+    """Unit test of the relay's publishing order (the stand-in fails on purpose; real Kafka is in the tests above)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from komerbij.runtime.outbox import publish_in_order
+
+    key = next(k for k in (f"k{i}" for i in range(100)) if DefaultPartitioner()(k.encode(), [0, 1, 2], [0, 1, 2]) == 0)
+    rows = [{"topic": "t", "key": key, "payload": f"{i}".encode(), "headers": []} for i in range(5)]
+    producer = _SmallBatches()
+    with pytest.raises(TimeoutError):
+        await publish_in_order(producer, rows)  # type: ignore[arg-type]
+    assert producer.sent == []  # messages 2..4 were not sent ahead of 0..1

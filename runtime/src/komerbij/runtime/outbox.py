@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
 from komerbij.runtime import logs
@@ -25,6 +26,7 @@ from komerbij.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
+_PARTITIONER = DefaultPartitioner()  # the same murmur2 hash as every Kafka client: a key's partition is the usual one
 
 
 async def add_event(
@@ -172,16 +174,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             producer = await self._ensure_producer()
-            futures = [
-                await producer.send(
-                    r["topic"],
-                    value=bytes(r["payload"]),
-                    key=r["key"].encode(),
-                    headers=[(name, value.encode()) for name, value in r["headers"]],
-                )
-                for r in rows
-            ]
-            await asyncio.gather(*futures)
+            await publish_in_order(producer, rows)
             await conn.execute(
                 "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
             )
@@ -196,6 +189,42 @@ class OutboxRelay:
             )
         self._metrics.outbox_backlog.set(row["n"])
         self._metrics.outbox_oldest_age.set(float(row["age"]))
+
+
+async def publish_in_order(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
+    """Publish rows so that no later row of a partition can land in Kafka before an earlier one.
+
+    Plain `send()` calls queue one batch per partition after another, and under load aiokafka may expire an earlier
+    batch while a later one still goes out: a retry would then put a key's events out of order. Here each partition
+    gets explicit record batches (each appended atomically by the broker), sent one after the other, stopping at the
+    first failure; partitions go in parallel.
+    """
+    by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+    partitions: dict[str, list[int]] = {}
+    for row in rows:
+        topic = row["topic"]
+        if topic not in partitions:
+            partitions[topic] = sorted(await producer.partitions_for(topic))
+        partition = _PARTITIONER(row["key"].encode(), partitions[topic], partitions[topic])
+        by_partition.setdefault((topic, partition), []).append(row)
+
+    async def publish_partition(topic: str, partition: int, records: list[asyncpg.Record]) -> None:
+        batch = producer.create_batch()
+        for record in records:
+            message = {
+                "timestamp": None,
+                "key": record["key"].encode(),
+                "value": bytes(record["payload"]),
+                "headers": [(name, value.encode()) for name, value in record["headers"]],
+            }
+            if batch.append(**message) is None:  # full: send it, wait for the broker, start the next one
+                await (await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(**message) is None:
+                    raise ValueError(f"outbox row too large for one Kafka batch (topic {topic})")
+        await (await producer.send_batch(batch, topic, partition=partition))
+
+    await asyncio.gather(*(publish_partition(t, p, recs) for (t, p), recs in by_partition.items()))
 
 
 async def purge_sent(conn: asyncpg.Connection, older_than: datetime) -> int:

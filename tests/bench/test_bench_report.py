@@ -50,3 +50,24 @@ def test_profile_summary_counts_self_and_inclusive_time(tmp_path: Path) -> None:
     inclusive = dict(map(tuple, summary["top_inclusive_pct"]))
     assert inclusive["main (uvicorn/main.py)"] == 100.0
     assert inclusive["handle (komerbij/runtime/consumer.py)"] == 75.0
+
+
+def test_a_run_record_becomes_a_markdown_section() -> None:
+    from bench.report import section
+
+    contention = {"orders": 10, "stock": 5, "orders_per_s": 50.0, "order_statuses": {"confirmed": 5},
+                  "latency": latency_summary([0.1, 0.2]), "oversell": 0, "server_cpu_ms_per_order": 1.0,
+                  "postgres_cpu_ms_per_order": 0.5, "targets": [check("oversell", 0, "==", 0)]}
+    record = {
+        "started_at": "2026-11-22T18:00:00+00:00", "finished_at": "2026-11-22T18:01:00+00:00", "total_seconds": 60,
+        "argv": ["--only", "contention"], "note": "", "revision": {"commit": "abc", "dirty_paths": []},
+        "machine": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gb": 23.5, "kernel": "6"},
+        "versions": {"python": "3.11.7", "kafka": "4.4.0", "postgresql": "15.18", "httpx": "0.28.1"},
+        "options": {"signups": 1, "activities": 1, "clients": 1, "rate": 1, "e2e_seconds": 1, "events": 1,
+                    "drain_seconds": 1, "orders": 10, "stock": 5},
+        "other_load_before": {"loadavg": [0.1, 0.1, 0.1], "busy_processes": []},
+        "scenarios": {"contention": contention},
+    }
+    text = section(record)
+    assert text.startswith("### Run 2026-11-22T18:00:00+00:00")
+    assert "oversell == 0" in text and "met" in text and "Kafka 4.4.0" in text

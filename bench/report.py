@@ -15,11 +15,15 @@ from bench.stats import result_rows, table
 def section(record: dict[str, Any]) -> str:
     m, v = record["machine"], record.get("versions", {})
     o = record["options"]
+    argv = list(record.get("argv", []))
+    if "--note" in argv:  # the note is shown on its own
+        i = argv.index("--note")
+        del argv[i:i + 2]
     packages = ", ".join(f"{k} {v[k]}" for k in sorted(v) if k not in ("python", "kafka", "postgresql"))
     lines = [
         f"### Run {record['started_at']} → {record.get('finished_at', '?')} ({record.get('total_seconds', '?')} s)",
         "",
-        f"- command: `python -m bench {' '.join(record.get('argv', []))}`".rstrip() + (
+        f"- command: `{' '.join(['python -m bench', *argv])}`" + (
             f" — {record['note']}" if record.get("note") else ""),
         f"- machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB, kernel {m['kernel']}",
         f"- versions: Python {v.get('python')}, Kafka {v.get('kafka')}, PostgreSQL {v.get('postgresql')}; {packages}",

@@ -27,6 +27,7 @@ def make_broker(bootstrap: str, *, service: str, registry: CollectorRegistry) ->
         enable_idempotence=True,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=service, metrics_prefix="komerbij")],
         logger=logging.getLogger(f"komerbij.{service}.broker"),
+        log_level=logging.DEBUG,  # its "Received"/"Processed" per message; errors and dead letters stay loud
     )
 
 

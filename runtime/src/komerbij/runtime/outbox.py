@@ -58,11 +58,13 @@ async def add_record(
     record_id: uuid.UUID | None = None,
 ) -> None:
     """Record a message that is not an event model (a dead letter, say) for publication in the caller's transaction."""
+    # pg_notify, like NOTIFY, is delivered at commit; one statement saves a round trip per event
     await conn.execute(
-        """INSERT INTO outbox (id, topic, key, type, headers, payload) VALUES ($1, $2, $3, $4, $5, $6)""",
+        f"""WITH row AS (INSERT INTO outbox (id, topic, key, type, headers, payload)
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)
+            SELECT pg_notify('{CHANNEL}', '') FROM row""",
         record_id or uuid.uuid4(), topic, key, type_, headers, payload,
     )
-    await conn.execute(f"NOTIFY {CHANNEL}")
 
 
 class OutboxRelay:

@@ -7,8 +7,8 @@ from fastapi import Request
 from komerbij.runtime.auth import Principal, authenticated
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """No token: the public. A token that is present must be valid (401 otherwise), not silently ignored."""
     if not request.headers.get("authorization"):
         return None
-    return authenticated(request)
+    return await authenticated(request)

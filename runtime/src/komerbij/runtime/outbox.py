@@ -2,10 +2,12 @@
 
 A use case calls `add_event(conn, event)` inside its own transaction, so the state change and the event commit or
 roll back together. The relay publishes unsent rows in `seq` order and stamps them sent. It wakes on
-`NOTIFY outbox` (sent at commit) and polls as a fallback. Several replicas may run a relay: rows are claimed with
-`FOR UPDATE SKIP LOCKED`, and a replica leaves a key alone while an earlier row of that key is claimed by another,
-so order per key holds. A crash between publish and mark-sent republishes the row; consumers' inboxes make that
-harmless. When Kafka is down the rows simply wait.
+`NOTIFY outbox` (sent at commit) and polls as a fallback. Several replicas may run a relay: one publishes at a time
+(a transaction-level advisory lock; the others stand by and take over within a poll interval), rows are claimed with
+`FOR UPDATE SKIP LOCKED`, and each round is published in `seq` order, partition by partition, so order per key holds
+whatever the timing. (Letting replicas publish different keys in parallel was tried first; under heavy load a key's
+events still came out of order now and then, so correctness won over parallel relays.) A crash between publish and
+mark-sent republishes the row; consumers' inboxes make that harmless. When Kafka is down the rows simply wait.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from komerbij.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
+_PUBLISHER_LOCK = 0x6F757462  # "outb": one publishing relay per database at a time
 _PARTITIONER = DefaultPartitioner()  # the same murmur2 hash as every Kafka client: a key's partition is the usual one
 
 
@@ -153,26 +156,13 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _PUBLISHER_LOCK):
+                return 0  # another replica is publishing; we take over when it stops
             rows = await conn.fetch(
                 """SELECT seq, topic, key, headers, payload FROM outbox
                    WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 self._batch_size,
             )
-            if not rows:
-                return 0
-            first_seq: dict[str, int] = {}
-            for row in rows:
-                first_seq.setdefault(row["key"], row["seq"])
-            blocked = {
-                r["key"]
-                for r in await conn.fetch(
-                    """SELECT DISTINCT o.key FROM outbox o
-                       JOIN unnest($1::text[], $2::bigint[]) AS b(key, first_seq) ON o.key = b.key
-                       WHERE o.sent_at IS NULL AND o.seq < b.first_seq""",
-                    list(first_seq), list(first_seq.values()),
-                )
-            }
-            rows = [r for r in rows if r["key"] not in blocked]
             if not rows:
                 return 0
             producer = await self._ensure_producer()

@@ -58,6 +58,15 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+_MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+              "november", "december")
+
+
+def dutch_date(day: date) -> str:
+    """A date as people here write it in a sentence: "30 september 2027"."""
+    return f"{day.day} {_MONTHS_NL[day.month - 1]} {day.year}"
+
+
 def default_week(year: int) -> tuple[date, date]:
     """(first day, last day) of the week in `year`: Thursday to Thursday around the first week of October."""
     first_october = date(year, 10, 1)

@@ -11,9 +11,6 @@ from datetime import date, timedelta
 
 from komerbij.runtime.reference import default_week
 
-MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-             "november", "december")
-
 
 @dataclass(frozen=True)
 class Edition:
@@ -32,6 +29,3 @@ def upcoming_edition(today: date, close_days: int) -> Edition:
         starts, ends = default_week(today.year + 1)
     return Edition(starts.year, starts, ends, starts - timedelta(days=close_days))
 
-
-def dutch_date(day: date) -> str:
-    return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"

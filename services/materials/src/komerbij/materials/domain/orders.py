@@ -15,7 +15,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from komerbij.materials.domain.catalog import Sku
-from komerbij.materials.domain.edition import Edition, dutch_date
+from komerbij.materials.domain.edition import Edition
+from komerbij.runtime.reference import dutch_date
 
 Status = Literal["placed", "confirmed", "rejected", "picking", "shipped", "delivered", "cancelled"]
 Reason = Literal["out_of_stock", "quota_exceeded", "window_closed"]

@@ -14,14 +14,12 @@ from komerbij.notifications.domain.digest import AMSTERDAM
 from komerbij.runtime import reference
 
 _DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-           "november", "december")
 
 
 def dag(value: date | str) -> str:
     """"donderdag 2 oktober 2025"."""
     day = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{_DAYS[day.weekday()]} {reference.dutch_date(day)}"
 
 
 def datum(value: datetime | str | None) -> str:

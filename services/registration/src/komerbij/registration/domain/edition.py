@@ -7,11 +7,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from komerbij.registration.domain.violations import RuleViolation
+from komerbij.runtime.reference import dutch_date
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PURGE_AFTER = timedelta(days=30)
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-           "november", "december")
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,6 @@ class Edition:
         """Participants' contact data is kept until 30 days after the week has ended (Amsterdam time)."""
         return now.astimezone(AMSTERDAM).date() > self.ends_on + PURGE_AFTER
 
-
-def dutch_date(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def check_dates(year: int, starts_on: date, ends_on: date) -> None:

@@ -8,8 +8,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from komerbij.registration.domain.activity import Activity
-from komerbij.registration.domain.edition import AMSTERDAM, dutch_date
+from komerbij.registration.domain.edition import AMSTERDAM
 from komerbij.registration.domain.signup import Signup
+from komerbij.runtime.reference import dutch_date
 
 _env = Environment(loader=PackageLoader("komerbij.registration", "templates"), autoescape=select_autoescape())
 _HEADINGS = {"confirm": "Aanmelding annuleren", "done": "Aanmelding geannuleerd",

@@ -13,19 +13,14 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from registration.builders import BASE
 from support.services import auth
 
 from komerbij.contracts.topics import TOPICS
 from komerbij.devtools.processes import free_port, stop_process
 
-ACTIVITY: dict[str, Any] = {
-    "title": "Samen koken", "description": "Samen een maaltijd bereiden en eten.", "category": "eettafel",
-    "starts_at": "2027-10-01T14:00:00+02:00", "ends_at": "2027-10-01T16:00:00+02:00",
-    "venue": {"name": "Buurtkamer De Linde", "street": "Lindengracht 12", "postcode": "1015 KK", "city": "Amsterdam"},
-    "online_url": None, "phone": None, "municipality": "GM0363", "target_groups": ["ouderen"],
-    "capacity": 100_000, "price_eur": 0, "accessibility": ["wheelchair"],
-    "contact": {"name": "Welzijn West", "email": "info@example.org", "phone": "0201234567"}, "kom_erbij": True,
-}
+# The registration tests' activity, with room for every sign-up of the benchmark.
+ACTIVITY: dict[str, Any] = {**BASE, "capacity": 100_000}
 
 
 async def published_activities(base_url: str, count: int) -> list[str]:

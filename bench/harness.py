@@ -24,17 +24,16 @@ import psutil
 from support.infra import Infra, start_infra
 from support.services import ServiceProcess, settings_env
 
+from komerbij.runtime.settings import ServiceSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 # settings_env() is tuned for tests (metrics every second, short retries); a benchmark measures the defaults.
 PRODUCTION_DEFAULTS = {
-    "METRICS_REFRESH_SECONDS": "15",
-    "OUTBOX_POLL_INTERVAL_SECONDS": "1",
-    "RETRY_INITIAL_BACKOFF_SECONDS": "0.2",
-    "RETRY_MAX_BACKOFF_SECONDS": "10",
-    "RETRY_MAX_ATTEMPTS": "5",
-    "LOG_LEVEL": "INFO",
+    name.upper(): str(ServiceSettings.model_fields[name].default)
+    for name in ("metrics_refresh_seconds", "outbox_poll_interval_seconds", "retry_initial_backoff_seconds",
+                 "retry_max_backoff_seconds", "retry_max_attempts", "log_level")
 }
 
 

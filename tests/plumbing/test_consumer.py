@@ -12,7 +12,7 @@ import uuid
 import pytest
 from probe import effects, spec
 from support.infra import Infra, fetch
-from support.kafka import cloudevent, header, produce, read_topic
+from support.kafka import cloudevent, header, produce, read_topic, start_group_at_end
 from support.services import ServiceProcess, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import StockAdjusted
@@ -105,6 +105,38 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
     assert [(eid, n) for eid, _, n in rows] == [(event_id, 7)]
 
 
+@pytest.mark.parametrize("batch_handler", [False, True], ids=["per-event-handler", "batch-handler"])
+async def test_a_failing_event_in_a_batch_is_dead_lettered_alone_and_the_others_apply_once_in_order(
+    infra: Infra, batch_handler: bool
+) -> None:
+    run = f"mixed-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
+    messages = []
+    for n in range(60):  # one key, so one partition: their order is the order the effects must have
+        value, headers = cloudevent(adjusted("k", n, f"fail-{run}" if n == 30 else run))
+        messages.append((b"k", value, headers))
+    failing_id = header_value(messages[30][2], "ce_id")
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])  # other tests' failing events are not ours
+    async with running(spec(group, batch=batch_handler), env) as svc:
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE flags SET broken = true")
+        await produce(infra.kafka_bootstrap, TOPIC, messages)
+        rows = await eventually(lambda: _at_least(svc, run, 59))
+        dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") == failing_id,
+                                until=lambda rs: len(rs) >= 1)
+        await asyncio.sleep(1)  # nothing more may come
+        rows = await effects(svc.runtime, run)
+        metrics = svc.runtime.metrics
+        retries = metrics.retries.labels(TOPIC)._value.get()
+        batches = metrics.consumer_batches._value.get()
+    assert [n for _, _, n in rows] == [n for n in range(60) if n != 30]  # each once, in the partition's order
+    assert len(dead) == 1
+    assert header(dead[0], "dlq_attempts") == "3" and header(dead[0], "dlq_error_class") == "RuntimeError"
+    assert retries == 2  # the failing event alone was retried, not the batch
+    assert batches < 30  # they really came in batches: one transaction and one offset commit for many events
+
+
 def header_value(headers: list, name: str) -> str:
     return next(v.decode() for k, v in headers if k == name)
 
@@ -113,7 +145,9 @@ def header_value(headers: list, name: str) -> str:
 async def test_sigterm_with_messages_in_flight_loses_none_and_applies_none_twice(infra: Infra, tmp_path) -> None:
     run = f"term-{uuid.uuid4().hex[:6]}"
     dsn = infra.new_database("probe")
-    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", PROBE_HANDLER_DELAY="0.02", PYTHONPATH="tests")
+    # Small batches, so that a stop lands between committed batches and inside one.
+    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", PROBE_HANDLER_DELAY="0.02", PYTHONPATH="tests",
+                       CONSUMER_BATCH_MAX_RECORDS="10")
     messages = []
     for i in range(300):
         value, headers = cloudevent(adjusted(f"k{i % 3}", i, run))

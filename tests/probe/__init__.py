@@ -3,7 +3,8 @@
 It publishes `StockAdjusted` events (through the outbox) from `POST /probe/adjust` and consumes them again under
 the consumer group named by PROBE_GROUP, recording each effect in `effects` (without a unique constraint, so a
 second application would show as a second row). A handler fails while the `broken` flag is set, to exercise retries
-and dead letters; PROBE_HANDLER_DELAY slows the handler for shutdown tests.
+and dead letters; PROBE_HANDLER_DELAY slows the handler for shutdown tests; PROBE_BATCH=1 registers the same effect
+as a batch handler (`EventRouter.on_batch`), which fails as a whole when any of its events would.
 """
 
 from __future__ import annotations
@@ -52,11 +53,10 @@ async def municipality_only(code: str, principal: Principal = require("organiser
     return {"municipality": code}
 
 
-def make_router(group: str, delay: float) -> EventRouter:
+def make_router(group: str, delay: float, batch: bool = False) -> EventRouter:
     events = EventRouter(group)
 
-    @events.on(StockAdjusted)
-    async def on_adjusted(event: StockAdjusted, ctx: EventContext) -> None:
+    async def apply(event: StockAdjusted, ctx: EventContext) -> None:
         if delay:
             await asyncio.sleep(delay)
         if event.reason.startswith("fail") and await ctx.conn.fetchval("SELECT broken FROM flags"):
@@ -66,13 +66,21 @@ def make_router(group: str, delay: float) -> EventRouter:
             ctx.attributes.id, event.sku, event.stock_on_hand, event.reason, logs.correlation_id.get(),
         )
 
+    if batch:
+        @events.on_batch(StockAdjusted)
+        async def on_adjusted_batch(batch: list[tuple[StockAdjusted, EventContext]]) -> None:
+            for event, ctx in batch:
+                await apply(event, ctx)
+    else:
+        events.on(StockAdjusted)(apply)
     return events
 
 
-def spec(group: str | None = None, delay: float | None = None) -> ServiceSpec:
-    """In-process tests pass the group; `python -m probe` reads PROBE_GROUP / PROBE_HANDLER_DELAY."""
+def spec(group: str | None = None, delay: float | None = None, batch: bool | None = None) -> ServiceSpec:
+    """In-process tests pass the group; `python -m probe` reads PROBE_GROUP / PROBE_HANDLER_DELAY / PROBE_BATCH."""
     group = group or os.environ.get("PROBE_GROUP", "probe")
     delay = delay if delay is not None else float(os.environ.get("PROBE_HANDLER_DELAY", "0"))
+    batch = batch if batch is not None else os.environ.get("PROBE_BATCH") == "1"
     return ServiceSpec(
         name="probe",
         title="probe",
@@ -80,7 +88,7 @@ def spec(group: str | None = None, delay: float | None = None) -> ServiceSpec:
         settings_class=ServiceSettings,
         migrations_package="probe.migrations",
         routers=[router],
-        events=make_router(group, delay),
+        events=make_router(group, delay, batch),
         publishes=[StockAdjusted],
     )
 

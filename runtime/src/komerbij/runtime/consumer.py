@@ -1,4 +1,4 @@
-"""Consuming events: typed handlers behind one subscriber per topic, with inbox, retries and dead letters.
+"""Consuming events: typed handlers behind one batch subscriber per service, with inbox, retries and dead letters.
 
 A service declares handlers on an `EventRouter`:
 
@@ -8,14 +8,23 @@ A service declares handlers on an `EventRouter`:
     async def on_published(event: ActivityPublished, ctx: EventContext) -> None:
         await routing.fan_out(ctx.conn, event, ctx.attributes)
 
-Each message then goes through, in order:
-1. `RetryDeadLetterMiddleware` (a FastStream middleware): transient errors are retried with exponential backoff up to
-   the configured attempts; after that, or at once for a `PoisonMessage` (not JSON, fails its schema, no CloudEvents
-   headers), the message goes to `<topic>.dlq` and the partition goes on.
-2. The inbox: one PostgreSQL transaction records "event id processed by this consumer" and runs the handler, so a
-   redelivered event has no second effect.
-3. The offset is committed only after that (FastStream `AckPolicy.NACK_ON_ERROR`): at-least-once delivery, effectively
-   once with the inbox. Should even the dead-letter publish fail, the message is sought back and comes again.
+or, where the handler can do a whole run of events with a few set-based statements, `@router.on_batch(...)`
+with `async def handler(batch: list[tuple[Event, EventContext]]) -> None` (all contexts share one connection).
+
+Records arrive in batches (up to `CONSUMER_BATCH_MAX_RECORDS` per fetch), because per-event round trips, not Python,
+were the cost (BENCHMARKS.md, scenario 3: one transaction and one offset commit per event capped a consumer at
+~190 events/s). For each batch, in order:
+1. Each record is parsed; a `PoisonMessage` (not JSON, fails its schema, no CloudEvents headers) goes to
+   `<topic>.dlq` at once and is left out.
+2. One PostgreSQL transaction records every event id in the inbox with one statement and runs the handlers of the
+   events seen for the first time, in the partition's order, so a redelivered event has no second effect.
+3. If a handler fails, that transaction is rolled back; the events before the failing one are applied again in a
+   transaction of their own, the failing one is retried alone with exponential backoff and dead-lettered alone after
+   the last attempt, and the batch goes on after it. So a partition's events still take effect in order and one
+   bad event neither blocks nor takes down the others. (A failing batch handler is first split into single
+   events, to find the one that fails.)
+4. The batch's offsets are committed only after that (FastStream `AckPolicy.NACK_ON_ERROR`): at-least-once delivery,
+   effectively once with the inbox. Should even a dead-letter publish fail, the batch is sought back and comes again.
 """
 
 from __future__ import annotations
@@ -23,14 +32,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy, Context
-from faststream._internal.middlewares import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
@@ -46,6 +54,9 @@ log = logging.getLogger(__name__)
 
 
 POISON_CLASSES = ("MissingCloudEventsHeaders", "MalformedJSON", "SchemaValidationError")
+# How long a fetch waits for records; when none came, FastStream also sleeps this long before the next fetch, so it
+# bounds the extra latency an event arriving on an idle consumer sees.
+BATCH_TIMEOUT_MS = 50
 
 
 class PoisonMessage(Exception):
@@ -73,6 +84,14 @@ class EventContext:
 
 
 Handler = Callable[[Any, EventContext], Awaitable[None]]
+BatchHandler = Callable[[list[tuple[Any, EventContext]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    cls: type[Event]
+    handler: Handler | BatchHandler
+    batch: bool
 
 
 @dataclass(frozen=True)
@@ -88,7 +107,7 @@ class RetryPolicy:
 class EventRouter:
     def __init__(self, consumer: str) -> None:
         self.consumer = consumer
-        self._handlers: dict[str, tuple[type[Event], Handler]] = {}
+        self._handlers: dict[str, _Registered] = {}
 
     def with_consumer(self, consumer: str) -> EventRouter:
         """The same handlers under another consumer group (a second deployment, or a test's own group)."""
@@ -97,18 +116,30 @@ class EventRouter:
         return copy
 
     def on(self, *event_classes: type[Event]) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+        """Register a handler called once per event."""
+        return self._register(event_classes, batch=False)
+
+    def on_batch(self, *event_classes: type[Event]) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler called with a run of consecutive events of these classes, in order, in one transaction.
+
+        It must have the same effect as handling the events one after the other: on an error the runtime calls it
+        again with single events to find the one that fails.
+        """
+        return self._register(event_classes, batch=True)
+
+    def _register(self, event_classes: tuple[type[Event], ...], *, batch: bool) -> Callable[[Any], Any]:
+        def register(handler: Any) -> Any:
             for cls in event_classes:
                 if cls.TYPE in self._handlers:
                     raise ValueError(f"{cls.__name__} already has a handler in {self.consumer}")
-                self._handlers[cls.TYPE] = (cls, handler)
+                self._handlers[cls.TYPE] = _Registered(cls, handler, batch)
             return handler
 
         return register
 
     @property
     def topics(self) -> list[str]:
-        return sorted({cls.TOPIC for cls, _ in self._handlers.values()})
+        return sorted({r.cls.TOPIC for r in self._handlers.values()})
 
     @property
     def event_types(self) -> list[str]:
@@ -123,13 +154,11 @@ class EventRouter:
         metrics: Metrics,
         policy: RetryPolicy,
         source: str,
-    ) -> None:
-        """One FastStream subscriber over all the router's topics: one consumer, one rebalance at start."""
-        broker.add_middleware(
-            RetryDeadLetterMiddleware.factory(
-                group=self.consumer, policy=policy, metrics=metrics, producer=dead_letters
-            )
-        )
+        max_records: int = 500,
+    ) -> BoundConsumer:
+        """One FastStream batch subscriber over all the router's topics: one consumer, one rebalance at start."""
+        bound = BoundConsumer(self, pool=pool, dead_letters=dead_letters, metrics=metrics, policy=policy,
+                              source=source)
         for topic in self.topics:
             # Series that exist at 0 let rate()/increase() see the very first retry or dead letter.
             metrics.retries.labels(topic)
@@ -140,48 +169,178 @@ class EventRouter:
             group_id=self.consumer,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=BATCH_TIMEOUT_MS,
             title=self.consumer,
         )
 
         async def handle(message: KafkaMessage = Context("message")) -> None:
-            await self.process(message.raw_message, pool=pool, metrics=metrics, source=source)
+            await bound.handle(message.raw_message)
 
         subscriber(handle, decoder=_raw_body)
+        return bound
 
-    async def process(
-        self, record: ConsumerRecord, *, pool: asyncpg.Pool, metrics: Metrics, source: str
-    ) -> bool:
-        """Handle one record; returns False when it was skipped (not ours, or already processed)."""
+
+@dataclass
+class _Item:
+    record: ConsumerRecord
+    attributes: CloudEventAttributes
+    event: Event
+    registered: _Registered
+
+
+class _Failed(Exception):
+    """Items [index, index + size) of a transaction failed; everything in that transaction was rolled back."""
+
+    def __init__(self, index: int, size: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.index, self.size, self.error = index, size, error
+
+
+class BoundConsumer:
+    """A router bound to its pool, dead-letter producer and retry policy: processes one fetched batch at a time."""
+
+    def __init__(self, router: EventRouter, *, pool: asyncpg.Pool, dead_letters: AIOKafkaProducer,
+                 metrics: Metrics, policy: RetryPolicy, source: str) -> None:
+        self.router, self.pool, self.producer = router, pool, dead_letters
+        self.metrics, self.policy, self.source = metrics, policy, source
+
+    async def handle(self, records: Sequence[ConsumerRecord] | ConsumerRecord) -> None:
+        if isinstance(records, ConsumerRecord):
+            records = (records,)
+        self.metrics.consumer_batches.inc()
+        items: list[_Item] = []
+        for record in records:
+            try:
+                item = self._parse(record)
+            except PoisonMessage as exc:
+                await self._dead_letter(record, exc, 1, exc.error_class)
+                continue
+            if item is not None:
+                items.append(item)
+        await self._apply_in_order(items, grouped=True)
+
+    def _parse(self, record: ConsumerRecord) -> _Item | None:
         try:
             attributes = from_kafka_headers(record.headers or ())
         except ValueError as exc:
             raise PoisonMessage("MissingCloudEventsHeaders", str(exc)) from exc
         logs.correlation_id.set(attributes.correlationid)
         logs.event_type.set(attributes.type)
-        entry = self._handlers.get(attributes.type)
-        if entry is None:
-            metrics.ignored.labels(record.topic).inc()
-            return False
-        cls, handler = entry
-        event = parse(cls, record.value)
-        async with pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                """INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
-                   ON CONFLICT DO NOTHING RETURNING true""",
-                self.consumer, attributes.id, attributes.type,
-            )
-            if not first_time:
-                metrics.duplicates.labels(record.topic).inc()
-                log.info("duplicate event skipped")
-                return False
-            context = EventContext(conn=conn, attributes=attributes, source=source, topic=record.topic,
-                                   partition=record.partition, offset=record.offset)
-            await handler(event, context)
-        return True
+        registered = self.router._handlers.get(attributes.type)
+        if registered is None:
+            self.metrics.ignored.labels(record.topic).inc()
+            return None
+        return _Item(record, attributes, parse(registered.cls, record.value), registered)
+
+    async def _apply_in_order(self, items: list[_Item], *, grouped: bool) -> None:
+        while items:
+            try:
+                await self._transaction(items, grouped=grouped)
+                return
+            except _Failed as failed:
+                # The prefix went well before the rollback; it is strictly shorter, so this ends.
+                await self._apply_in_order(items[:failed.index], grouped=grouped)
+                culprits = items[failed.index:failed.index + failed.size]
+                if len(culprits) > 1:
+                    await self._apply_in_order(culprits, grouped=False)
+                else:
+                    await self._retry_alone(culprits[0], failed.error)
+                items = items[failed.index + failed.size:]
+
+    async def _transaction(self, items: list[_Item], *, grouped: bool) -> None:
+        """Apply `items` in one transaction, or raise `_Failed` naming the ones whose handler failed."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                fresh = await self._record_in_inbox(conn, items)
+                new: list[tuple[int, _Item]] = []
+                for position, item in enumerate(items):
+                    if item.attributes.id in fresh:
+                        fresh.discard(item.attributes.id)  # a second copy in the same batch is a duplicate
+                        new.append((position, item))
+                    else:
+                        self.metrics.duplicates.labels(item.record.topic).inc()
+                        log.info("duplicate event skipped", extra={"event_id": item.attributes.id})
+                for run in _runs(new, grouped=grouped):
+                    try:
+                        await self._call(conn, [item for _, item in run])
+                    except Exception as exc:
+                        raise _Failed(run[0][0], run[-1][0] - run[0][0] + 1, exc) from exc
+        except _Failed:
+            raise
+        except Exception as exc:  # the transaction itself (inbox, commit, connection): nothing was applied
+            raise _Failed(0, 1, exc) from exc
+
+    async def _record_in_inbox(self, conn: asyncpg.Connection, items: list[_Item]) -> set[str]:
+        rows = await conn.fetch(
+            """INSERT INTO inbox (consumer, event_id, event_type)
+               SELECT $1, e.id, e.type FROM unnest($2::text[], $3::text[]) AS e(id, type)
+               ON CONFLICT DO NOTHING RETURNING event_id""",
+            self.router.consumer, [i.attributes.id for i in items], [i.attributes.type for i in items],
+        )
+        return {row["event_id"] for row in rows}
+
+    async def _call(self, conn: asyncpg.Connection, run: list[_Item]) -> None:
+        contexts = [
+            (item.event, EventContext(conn=conn, attributes=item.attributes, source=self.source,
+                                      topic=item.record.topic, partition=item.record.partition,
+                                      offset=item.record.offset))
+            for item in run
+        ]
+        first = run[0]
+        logs.event_type.set(first.attributes.type)
+        logs.correlation_id.set(first.attributes.correlationid if len(run) == 1 else None)
+        if first.registered.batch:
+            await first.registered.handler(contexts)  # type: ignore[call-arg]
+        else:
+            await first.registered.handler(*contexts[0])  # type: ignore[call-arg]
+
+    async def _retry_alone(self, item: _Item, error: Exception) -> None:
+        record = item.record
+        attempt = 1
+        while attempt < self.policy.max_attempts:
+            self.metrics.retries.labels(record.topic).inc()
+            delay = self.policy.backoff(attempt)
+            log.warning("handler failed, retrying",
+                        extra={"attempt": attempt, "delay": delay, "error_class": type(error).__name__})
+            await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                await self._transaction([item], grouped=False)
+                return
+            except _Failed as failed:
+                error = failed.error
+        await self._dead_letter(record, error, attempt, type(error).__name__)
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int, error_class: str) -> None:
+        headers = dead_letter_headers(
+            record, error_class=error_class, error_message=describe(exc), group=self.router.consumer,
+            attempts=attempts,
+        )
+        await self.producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key, headers=headers)
+        self.metrics.dead_letters.labels(record.topic, error_class).inc()
+        log.error(
+            "message dead-lettered",
+            extra={"error_class": error_class, "topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "attempts": attempts},
+        )
 
 
-async def _raw_body(message: KafkaMessage) -> bytes:
-    """Leave the body undecoded: `parse` turns bad JSON into a PoisonMessage instead of a retried error."""
+def _runs(new: list[tuple[int, _Item]], *, grouped: bool) -> list[list[tuple[int, _Item]]]:
+    """Consecutive events for the same batch handler go together; every other event is a run of its own."""
+    runs: list[list[tuple[int, _Item]]] = []
+    for position, item in new:
+        previous = runs[-1][-1][1].registered if runs else None
+        if grouped and item.registered.batch and previous is not None and previous.handler is item.registered.handler:
+            runs[-1].append((position, item))
+        else:
+            runs.append([(position, item)])
+    return runs
+
+
+async def _raw_body(message: KafkaMessage) -> Any:
+    """Leave the bodies undecoded: `parse` turns bad JSON into a PoisonMessage instead of a failed batch."""
     return message.body
 
 
@@ -194,63 +353,3 @@ def parse(cls: type[Event], value: bytes | None) -> Event:
         return cls.model_validate(data)
     except ValidationError as exc:
         raise PoisonMessage("SchemaValidationError", describe(exc)) from exc
-
-
-class RetryDeadLetterMiddleware(BaseMiddleware):
-    group: str
-    policy: RetryPolicy
-    metrics: Metrics
-    producer: AIOKafkaProducer
-
-    @classmethod
-    def factory(
-        cls,
-        *,
-        group: str,
-        policy: RetryPolicy,
-        metrics: Metrics,
-        producer: AIOKafkaProducer,
-    ) -> type[RetryDeadLetterMiddleware]:
-        return type(
-            "RetryDeadLetterMiddleware",
-            (cls,),
-            {"group": group, "policy": policy, "metrics": metrics, "producer": producer},
-        )
-
-    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
-        record: ConsumerRecord = msg.raw_message
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await call_next(msg)
-            except PoisonMessage as exc:
-                await self._dead_letter(record, exc, attempt, exc.error_class)
-                return None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if attempt >= self.policy.max_attempts:
-                    await self._dead_letter(record, exc, attempt, type(exc).__name__)
-                    return None
-                self.metrics.retries.labels(record.topic).inc()
-                delay = self.policy.backoff(attempt)
-                log.warning(
-                    "handler failed, retrying", extra={"attempt": attempt, "delay": delay,
-                                                       "error_class": type(exc).__name__}
-                )
-                await asyncio.sleep(delay)
-
-    async def _dead_letter(
-        self, record: ConsumerRecord, exc: BaseException, attempts: int, error_class: str
-    ) -> None:
-        headers = dead_letter_headers(
-            record, error_class=error_class, error_message=describe(exc), group=self.group, attempts=attempts
-        )
-        await self.producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key, headers=headers)
-        self.metrics.dead_letters.labels(record.topic, error_class).inc()
-        log.error(
-            "message dead-lettered",
-            extra={"error_class": error_class, "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "attempts": attempts},
-        )

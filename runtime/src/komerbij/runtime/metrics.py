@@ -69,6 +69,10 @@ class Metrics:
         self.duplicates = Counter(
             "komerbij_inbox_duplicates_total", "Redelivered events skipped by the inbox", ["topic"], registry=r
         )
+        self.consumer_batches = Counter(
+            "komerbij_consumer_batches_total", "Fetched batches processed (events per batch = received / batches)",
+            registry=r,
+        )
         self.ignored = Counter(
             "komerbij_consumer_ignored_total", "Events of types this service does not handle", ["topic"],
             registry=r,

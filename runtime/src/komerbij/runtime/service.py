@@ -128,7 +128,7 @@ class Runtime:
                 self.broker, pool=self.pool, dead_letters=self._dlq_producer, metrics=self.metrics,
                 policy=RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_seconds,
                                    s.retry_max_backoff_seconds),
-                source=self.source,
+                source=self.source, max_records=s.consumer_batch_max_records,
             )
         await self.broker.start()
         self.relay = OutboxRelay(

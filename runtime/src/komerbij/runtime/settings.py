@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     retry_max_attempts: int = Field(5, ge=1, le=20)
     retry_initial_backoff_seconds: float = Field(0.2, gt=0)
     retry_max_backoff_seconds: float = Field(10.0, gt=0)
+    consumer_batch_max_records: int = Field(
+        500, ge=1, description="Most records a consumer takes per fetch and applies in one transaction"
+    )
     outbox_poll_interval_seconds: float = Field(1.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
     metrics_refresh_seconds: float = Field(15.0, gt=0)

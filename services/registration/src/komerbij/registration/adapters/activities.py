@@ -15,9 +15,7 @@ from komerbij.registration.domain.edition import AMSTERDAM
 _COLUMNS = """a.id, a.edition_year, a.status, a.title, a.description, a.category, a.starts_at, a.ends_at, a.venue,
     a.online_url, a.phone, a.municipality, a.province, a.target_groups, a.capacity, a.price_eur, a.accessibility,
     a.contact, a.kom_erbij, a.owner_subject, a.owner_municipality, a.owner_partner, a.reject_reason, a.sequence,
-    a.created_at, a.updated_at, a.published_at,
-    (SELECT coalesce(sum(s.party_size), 0) FROM signups s
-      WHERE s.activity_id = a.id AND s.status = 'confirmed')::int AS seats_taken"""
+    a.created_at, a.updated_at, a.published_at, a.seats_taken"""
 
 
 def to_activity(row: asyncpg.Record) -> Activity:
@@ -83,10 +81,42 @@ async def save(conn: asyncpg.Connection, a: Activity) -> None:
 async def get(conn: asyncpg.Connection, activity_id: str, *, lock: bool = False) -> Activity | None:
     """With `lock`, the row stays locked until the transaction ends: sign-ups and cancellations of one activity
     then happen one after the other, which is what keeps capacity from being exceeded."""
-    if lock:
-        await conn.execute("SELECT 1 FROM activities WHERE id = $1 FOR UPDATE", activity_id)
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM activities a WHERE a.id = $1", activity_id)
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM activities a WHERE a.id = $1{' FOR UPDATE' if lock else ''}", activity_id
+    )
     return to_activity(row) if row else None
+
+
+# One statement, and the row lock in every case. If the activity takes sign-ups and the party fits, `claimed`
+# counts the party's seats and returns the row (locked by the update). Otherwise (full, not published, started,
+# unknown) nothing is counted and `unclaimed` returns the row locked, as it is now, for the caller to tell why; no
+# row at all means no such activity. `unclaimed` only runs when `claimed` changed nothing.
+_CLAIM = f"""WITH claimed AS (
+        UPDATE activities a SET seats_taken = a.seats_taken + $2
+        WHERE a.id = $1 AND a.status = 'published' AND a.starts_at > $3
+          AND (a.capacity IS NULL OR a.seats_taken + $2 <= a.capacity)
+        RETURNING {_COLUMNS}, true AS claimed
+    ), unclaimed AS (
+        SELECT {_COLUMNS}, false AS claimed FROM activities a
+        WHERE a.id = $1 AND NOT EXISTS (SELECT FROM claimed)
+        FOR UPDATE
+    )
+    SELECT * FROM claimed UNION ALL SELECT * FROM unclaimed"""
+
+
+async def claim_seats(
+    conn: asyncpg.Connection, activity_id: str, party_size: int, now: datetime
+) -> tuple[Activity | None, bool]:
+    """Take `party_size` seats of a published activity that has not started, if they are free; either way the
+    activity's row is locked until the transaction ends. Returns the activity as it is now (None: no such activity)
+    and whether the seats were taken."""
+    row = await conn.fetchrow(_CLAIM, activity_id, party_size, now)
+    return (to_activity(row), row["claimed"]) if row else (None, False)
+
+
+async def seats_taken(conn: asyncpg.Connection, activity_id: str) -> int:
+    """The seat counter as it is now; callers that act on it hold the row lock."""
+    return await conn.fetchval("SELECT seats_taken FROM activities WHERE id = $1", activity_id)
 
 
 async def moderation_queue(conn: asyncpg.Connection) -> list[tuple[Activity, list[asyncpg.Record]]]:

@@ -1,5 +1,8 @@
-"""Sign-ups in PostgreSQL. Callers hold the activity's row lock (see `activities.get(lock=True)`) while they place,
-promote or cancel, so the seat arithmetic of `domain.waitlist` sees a stable picture."""
+"""Sign-ups in PostgreSQL. Callers hold the activity's row lock (see `activities.get(lock=True)` and
+`activities.claim_seats`) while they place, promote or cancel, so the seat arithmetic of `domain.waitlist` sees a
+stable picture. The activity's seat counter (`activities.seats_taken`) follows every change of confirmed seats in the
+same statement: `promote` adds the promoted parties, `cancel` gives a confirmed party's seats back. Placing a confirmed
+sign-up is the one exception: `activities.claim_seats` counts its seats first, then `insert` stores it."""
 
 from __future__ import annotations
 
@@ -18,12 +21,22 @@ def _signup(row: asyncpg.Record) -> Signup:
                   row["email"], row["phone"], list(row["token_hashes"]), row["created_at"])
 
 
-async def insert(conn: asyncpg.Connection, s: Signup, consent_at: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO signups (id, activity_id, status, party_size, name, email, phone, consent_at, token_hashes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes,
+async def insert(conn: asyncpg.Connection, s: Signup, consent_at: datetime) -> int | None:
+    """Store a new sign-up; for a waitlisted one, returns its place in the queue (1 = next), counted in the same
+    statement. The new row comes last: sign-ups of one activity are inserted one at a time, under its row lock."""
+    args = (s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes)
+    if s.status != "waitlisted":
+        await conn.execute(f"{_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", *args)
+        return None
+    # The count does not see the row the same statement inserts (one snapshot), hence + 1.
+    return await conn.fetchval(
+        f"""WITH new AS ({_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+            SELECT count(*) + 1 FROM signups WHERE activity_id = $2 AND status = 'waitlisted'""",
+        *args,
     )
+
+
+_INSERT = "INSERT INTO signups (id, activity_id, status, party_size, name, email, phone, consent_at, token_hashes)"
 
 
 async def get(conn: asyncpg.Connection, signup_id: str) -> Signup | None:
@@ -35,13 +48,6 @@ async def add_token(conn: asyncpg.Connection, signup_id: str, digest: bytes) -> 
     await conn.execute("UPDATE signups SET token_hashes = token_hashes || $2::bytea WHERE id = $1", signup_id, digest)
 
 
-async def seats_taken(conn: asyncpg.Connection, activity_id: str) -> int:
-    return await conn.fetchval(
-        "SELECT coalesce(sum(party_size), 0) FROM signups WHERE activity_id = $1 AND status = 'confirmed'",
-        activity_id,
-    )
-
-
 async def waitlist(conn: asyncpg.Connection, activity_id: str) -> list[Waiting]:
     rows = await conn.fetch(
         "SELECT id, party_size FROM signups WHERE activity_id = $1 AND status = 'waitlisted' ORDER BY seq",
@@ -51,9 +57,17 @@ async def waitlist(conn: asyncpg.Connection, activity_id: str) -> list[Waiting]:
 
 
 async def promote(conn: asyncpg.Connection, ids: list[str]) -> list[Signup]:
+    """Confirm these waitlisted sign-ups and count their seats on their activity."""
     rows = await conn.fetch(
-        f"""UPDATE signups SET status = 'confirmed', promoted_at = now()
-            WHERE id = ANY($1::uuid[]) AND status = 'waitlisted' RETURNING {_COLUMNS}""",
+        f"""WITH promoted AS (
+                UPDATE signups SET status = 'confirmed', promoted_at = now()
+                WHERE id = ANY($1::uuid[]) AND status = 'waitlisted' RETURNING {_COLUMNS}
+            ), counted AS (
+                UPDATE activities a SET seats_taken = a.seats_taken + p.seats
+                FROM (SELECT activity_id, sum(party_size)::int AS seats FROM promoted GROUP BY activity_id) p
+                WHERE a.id = p.activity_id
+            )
+            SELECT * FROM promoted""",
         ids,
     )
     order = {i: n for n, i in enumerate(ids)}
@@ -61,11 +75,20 @@ async def promote(conn: asyncpg.Connection, ids: list[str]) -> list[Signup]:
 
 
 async def cancel(conn: asyncpg.Connection, signup_id: str) -> None:
-    """A cancelled sign-up keeps its count for the statistics, not the person's contact details."""
+    """A cancelled sign-up keeps its count for the statistics, not the person's contact details. A confirmed one
+    gives its seats back to the activity. (`before` reads the status from the statement's snapshot: statuses change
+    only under the activity's row lock, which the caller holds.)"""
     await conn.execute(
-        """UPDATE signups SET status = 'cancelled', cancelled_at = now(), name = NULL, email = NULL, phone = NULL,
-               token_hashes = '{}'
-           WHERE id = $1""",
+        """WITH before AS (
+               SELECT id, activity_id, status, party_size FROM signups WHERE id = $1
+           ), cancelled AS (
+               UPDATE signups s SET status = 'cancelled', cancelled_at = now(), name = NULL, email = NULL,
+                   phone = NULL, token_hashes = '{}'
+               FROM before WHERE s.id = before.id
+               RETURNING before.activity_id, before.status AS was, before.party_size
+           )
+           UPDATE activities a SET seats_taken = a.seats_taken - c.party_size
+           FROM cancelled c WHERE a.id = c.activity_id AND c.was = 'confirmed'""",
         signup_id,
     )
 

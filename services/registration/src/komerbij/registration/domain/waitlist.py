@@ -6,7 +6,7 @@ the activity's row lock, which is what makes them hold under concurrent sign-ups
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,7 +43,3 @@ def promote(capacity: int | None, seats_taken: int, waiting: Iterable[Waiting]) 
             if free is not None:
                 free -= entry.party_size
     return promoted
-
-
-def waitlist_position(queue: Sequence[str], signup_id: str) -> int:
-    return queue.index(signup_id) + 1

@@ -1,12 +1,13 @@
 """Moving people up from the waitlist when seats come free (a cancellation, or more capacity).
 
-Callers hold the activity's row lock, so the seats counted here cannot change underneath.
+Callers hold the activity's row lock, so the seats counted here cannot change underneath; `signups.promote` counts
+the promoted parties' seats on the activity.
 """
 
 from __future__ import annotations
 
 from komerbij.contracts.events import registration as ev
-from komerbij.registration.adapters import signups
+from komerbij.registration.adapters import activities, signups
 from komerbij.registration.domain import waitlist
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.service.outgoing import signup_event
@@ -15,7 +16,7 @@ from komerbij.runtime.service import UnitOfWork
 
 
 async def fill_free_seats(uow: UnitOfWork, a: Activity, base_url: str) -> list[str]:
-    taken = await signups.seats_taken(uow.conn, a.id)
+    taken = await activities.seats_taken(uow.conn, a.id)  # the counter as it is now, not as when `a` was read
     chosen = waitlist.promote(a.capacity, taken, await signups.waitlist(uow.conn, a.id))
     if not chosen:
         return []

@@ -1,19 +1,23 @@
 """Use cases of sign-ups: place a party (confirmed or waitlisted), cancel with the secret link, list participants.
 
-Every use case that counts seats first takes the activity's row lock (`SELECT ... FOR UPDATE`): concurrent sign-ups
-for one activity queue up behind it, so capacity is never exceeded, while other activities are not held up.
+Every use case that counts seats first takes the activity's row lock (`SELECT ... FOR UPDATE`, or for a sign-up the
+conditional `UPDATE` that counts its seats): concurrent sign-ups for one activity queue up behind it, so capacity is
+never exceeded, while other activities are not held up. The seats taken are a counter on the activity, changed in the
+same transaction as the sign-ups (see `adapters.signups`).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from komerbij.contracts.events import registration as ev
 from komerbij.registration.adapters import activities, signups
 from komerbij.registration.domain import waitlist
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.domain.signup import Signup
+from komerbij.registration.domain.waitlist import Placement
 from komerbij.registration.service import access, seating
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import signup_event
@@ -39,12 +43,12 @@ def _check_request(req: SignupRequest) -> None:
         raise invalid("consent", "zonder uw toestemming kunnen we uw aanmelding niet bewaren")
 
 
-def _open_for_signups(rt: Runtime, a: Activity | None) -> Activity:
+def _open_for_signups(a: Activity | None, now: datetime) -> Activity:
     if a is None or not access.can_see(None, a):
         raise access.not_found()
     if a.status == "cancelled":
         raise ProblemError(409, "Activiteit gaat niet door", "The activity has been cancelled.")
-    if a.starts_at <= rt.clock.now():
+    if a.starts_at <= now:
         raise ProblemError(409, "Aanmelden is gesloten", "The activity has already started.")
     return a
 
@@ -53,19 +57,23 @@ async def sign_up(rt: Runtime, activity_id: str, req: SignupRequest) -> Placed:
     _check_request(req)
     base = rt.settings.public_base_url
     async with rt.uow() as uow:
-        a = _open_for_signups(rt, await activities.get(uow.conn, activity_id, lock=True))
-        taken = await signups.seats_taken(uow.conn, a.id)
-        status = waitlist.place(a.capacity, taken, req.party_size)
+        now = rt.clock.now()
+        # Counts the party's seats if they are free, and locks the activity's row either way.
+        found, claimed = await activities.claim_seats(uow.conn, activity_id, req.party_size, now)
+        a = _open_for_signups(found, now)
+        if not claimed and waitlist.place(a.capacity, a.seats_taken, req.party_size) == "confirmed":
+            # Seats came free (a cancellation) between the conditional update and the lock: take them, as before.
+            found, claimed = await activities.claim_seats(uow.conn, activity_id, req.party_size, now)
+            assert found is not None and claimed
+            a = found
+        status: Placement = "confirmed" if claimed else "waitlisted"
         token, digest = new_token()
         s = Signup(id=str(uuid.uuid4()), activity_id=a.id, status=status, party_size=req.party_size, name=req.name,
-                   email=req.email, phone=req.phone, token_hashes=[digest], created_at=rt.clock.now())
-        await signups.insert(uow.conn, s, consent_at=rt.clock.now())
-        position = None
+                   email=req.email, phone=req.phone, token_hashes=[digest], created_at=now)
+        position = await signups.insert(uow.conn, s, consent_at=now)
         if status == "confirmed":
             await uow.emit(signup_event(ev.SignupConfirmed, s, a, base, token))
         else:
-            queue = [w.signup_id for w in await signups.waitlist(uow.conn, a.id)]
-            position = waitlist.waitlist_position(queue, s.id)
             await uow.emit(signup_event(ev.SignupWaitlisted, s, a, base, token, waitlist_position=position))
     return Placed(s, token, position)
 

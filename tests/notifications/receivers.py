@@ -19,19 +19,51 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from komerbij.devtools.processes import free_port
 
 
+class _CountingSMTP(SMTP):
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.connections += 1
+        super().connection_made(transport)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class MailSink:
-    """Keeps every message it is handed; `for_address` answers what one recipient got."""
+    """Keeps every message it is handed; `for_address` answers what one recipient got.
+
+    `connections` counts SMTP connections (the controller's own start-up probe included: compare differences).
+    Misbehaviour on request: `refuse` answers 550 to RCPT of those addresses; `drop_once` hangs up instead of
+    answering the DATA of the first message to such an address (a connection lost mid-round).
+    """
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.connections = 0
+        self.refuse: set[str] = set()
+        self.drop_once: set[str] = set()
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        dropped = self.drop_once.intersection(envelope.rcpt_tos)
+        if dropped:
+            self.drop_once -= dropped
+            server.transport.close()
+            return "421 4.3.0 Connection dropped by the test"  # never arrives: the connection is gone
         content = envelope.original_content or envelope.content
         message = message_from_bytes(content if isinstance(content, bytes) else content.encode(),
                                      policy=policy.default)

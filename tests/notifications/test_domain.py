@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 
 import pytest
+from aiosmtplib.email import flatten_message
 from pydantic import ValidationError
 
 from komerbij.contracts.events.materials import StockLow
@@ -26,6 +29,11 @@ from komerbij.notifications.domain.signatures import (
 from komerbij.notifications.settings import Settings
 
 from .conftest import activity, signup
+
+
+def wire(message: Message) -> EmailMessage:
+    """The message as the receiving mail program reads it (what goes over SMTP, parsed back)."""
+    return message_from_bytes(flatten_message(message), policy=policy.default)  # type: ignore[return-value]
 
 
 def test_webhook_signature_matches_the_standard_webhooks_test_vector() -> None:
@@ -116,9 +124,9 @@ def test_digest_is_due_from_the_amsterdam_wall_clock_time_in_summer_and_winter()
 
 def test_partner_mail_has_dutch_parts_and_one_click_headers_and_dates_in_dutch_time() -> None:
     data = activity("GM0363", title="Samen eten").model_dump(mode="json")
-    message = compose(kind="activity", event_name="ActivityPublished", data=data, to="a@b.example",
-                      greeting_name="Kim", message_id="<x@komerbij.nl>", sender="Week <noreply@w.example>",
-                      unsubscribe_url="https://n.example/unsubscribe/t", partner=True)
+    message = wire(compose(kind="activity", event_name="ActivityPublished", data=data, to="a@b.example",
+                           greeting_name="Kim", message_id="<x@komerbij.nl>", sender="Week <noreply@w.example>",
+                           unsubscribe_url="https://n.example/unsubscribe/t", partner=True))
     assert message["Subject"] == "Nieuwe activiteit in Amsterdam: Samen eten"
     assert message["List-Unsubscribe"] == "<https://n.example/unsubscribe/t>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -139,10 +147,44 @@ def test_a_delivery_lease_shorter_than_a_send_is_refused_at_start() -> None:
 
 def test_a_participant_whose_activity_is_called_off_is_told_so_and_gets_no_cancel_link() -> None:
     event = SignupCancelled(**signup("p@voorbeeld.example").model_dump(), reason="activity_cancelled")
-    message = compose(kind="signup", event_name="SignupCancelled", data=event.model_dump(mode="json"),
-                      to="p@voorbeeld.example", greeting_name="Mevrouw De Vries", message_id="<y@komerbij.nl>",
-                      sender="Week <noreply@w.example>", unsubscribe_url=None, partner=False)
+    message = wire(compose(kind="signup", event_name="SignupCancelled", data=event.model_dump(mode="json"),
+                           to="p@voorbeeld.example", greeting_name="Mevrouw De Vries", message_id="<y@komerbij.nl>",
+                           sender="Week <noreply@w.example>", unsubscribe_url=None, partner=False))
     text = message.get_body(("plain",)).get_content()
     assert message["Subject"] == "Uw aanmelding is geannuleerd: Koffie & ontmoeting"
     assert "Deze activiteit gaat helaas niet door" in text and event.cancel_url not in text
     assert "Deze activiteit gaat helaas niet door" in message.get_body(("html",)).get_content()
+
+
+def test_mail_headers_stay_7_bit_with_dutch_characters_and_a_line_break_in_a_title_adds_no_header() -> None:
+    data = activity("GM0363", title="Eén tegen eenzaamheid –\r\nBcc: iemand@anders.example").model_dump(mode="json")
+    message = compose(kind="activity", event_name="ActivityPublished", data=data, to="a@b.example, c@d.example",
+                      greeting_name="Kim", message_id="<z@komerbij.nl>", sender="Eén tegen Eenzaamheid <n@w.example>",
+                      unsubscribe_url="https://n.example/unsubscribe/t", partner=True)
+    head, _, _ = flatten_message(message).partition(b"\n\n")
+    assert head.isascii() and b"\nBcc:" not in head
+    parsed = wire(message)
+    assert parsed["Subject"] == "Nieuwe activiteit in Amsterdam: Eén tegen eenzaamheid – Bcc: iemand@anders.example"
+    assert parsed["Bcc"] is None and parsed["Message-ID"] == "<z@komerbij.nl>"
+    assert parsed["From"].addresses[0].display_name == "Eén tegen Eenzaamheid"
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["a@b.example", "c@d.example"]
+    assert parsed["Content-Language"] == "nl"
+    assert "Eén tegen eenzaamheid" in parsed.get_body(("plain",)).get_content()
+
+
+def test_a_long_one_click_link_stays_on_the_list_unsubscribe_line() -> None:
+    url = "https://meldingen.weektegeneenzaamheid.nl/unsubscribe/" + "A" * 48 + "." + "b" * 22
+    message = compose(kind="stock", event_name="StockLow", data={"name": "Placemats", "sku": "P", "stock_on_hand": 1,
+                                                                 "reserved": 0, "threshold": 5},
+                      to="a@b.example", greeting_name=None, message_id="<s@komerbij.nl>", sender="W <n@w.example>",
+                      unsubscribe_url=url, partner=True)
+    raw = flatten_message(message)
+    assert f"List-Unsubscribe: <{url}>".encode() in raw.splitlines()
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw.splitlines()
+
+
+def test_a_recipient_address_that_is_not_ascii_is_written_as_utf_8_for_smtputf8() -> None:
+    message = compose(kind="signup", event_name="SignupConfirmed", data=signup("jöran@voorbeeld.example").model_dump(
+        mode="json"), to="jöran@voorbeeld.example", greeting_name=None, message_id="<u@komerbij.nl>",
+        sender="W <n@w.example>", unsubscribe_url=None, partner=False)
+    assert "To: jöran@voorbeeld.example" in flatten_message(message, utf8=True).decode().splitlines()

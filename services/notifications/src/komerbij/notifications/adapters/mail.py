@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
-from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, getaddresses, parseaddr
+from types import TracebackType
 from typing import Any
 
 import aiosmtplib
@@ -106,8 +112,15 @@ def _subject_and_context(kind: str, event_name: str, e: dict[str, Any], *, partn
     raise ValueError(f"no template for kind {kind!r}")
 
 
+# Headers and parts built the `compat32` way: plain strings and `Header`s instead of the default policy's parsed
+# header objects, which took two thirds of the CPU of composing and sending a mail (3.3 ms → 1.1 ms per mail).
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.header_encoding = QP
+_UTF8_QP.body_encoding = QP  # 7-bit clean, so any relay takes it; the default policy chose quoted-printable too
+
+
 def compose(*, kind: str, event_name: str, data: dict[str, Any], to: str, greeting_name: str | None,
-            message_id: str, sender: str, unsubscribe_url: str | None, partner: bool) -> EmailMessage:
+            message_id: str, sender: str, unsubscribe_url: str | None, partner: bool) -> Message:
     """One message with a plain-text and an HTML part; non-transactional mail gets RFC 8058 one-click headers."""
     subject, context = _subject_and_context(kind, event_name, data, partner=partner)
     template = "signup_partner" if kind == "signup" and partner else kind
@@ -115,17 +128,61 @@ def compose(*, kind: str, event_name: str, data: dict[str, Any], to: str, greeti
         "e": data, "subject": subject, "unsubscribe_url": unsubscribe_url,
         "greeting": f"Beste {greeting_name}," if greeting_name else "Beste lezer,", **context,
     }
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = to
-    message["Message-ID"] = message_id
-    message["Content-Language"] = "nl"
+    text = _env.get_template(f"{template}.txt").render(values)
+    html = _env.get_template(f"{template}.html").render(values)
+    subject = " ".join(subject.split())  # a line break from event data must not end the header
+    headers = {"Subject": subject, "From": sender, "To": to, "Message-ID": message_id, "Content-Language": "nl"}
     if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(_env.get_template(f"{template}.txt").render(values))
-    message.add_alternative(_env.get_template(f"{template}.html").render(values), subtype="html")
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    from_, to_ = _ascii_addresses(sender), _ascii_addresses(to)
+    if from_ is None or to_ is None:
+        return _compose_smtputf8(headers, text, html)
+    message = MIMEMultipart("alternative")
+    for name, value in {**headers, "From": from_, "To": to_}.items():
+        if name == "List-Unsubscribe":
+            message[name] = _Unfolded(value)  # type: ignore[assignment]
+        else:
+            message[name] = value if value.isascii() else Header(value, _UTF8_QP, header_name=name)
+    for body, subtype in ((text, "plain"), (html, "html")):
+        part = MIMEText(body, subtype, _UTF8_QP)
+        del part["MIME-Version"]  # the message's own is enough
+        message.attach(part)
+    return message
+
+
+class _Unfolded:
+    """A header value written on one line (up to SMTP's 998 characters), as compat32 writes a `Header` it is given.
+
+    compat32 folds a long value that has no space by moving all of it to a continuation line; mail programs that
+    look for `List-Unsubscribe: <` then miss the one-click link, so the URL stays on the header's line.
+    """
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _ascii_addresses(value: str) -> str | None:
+    """The address header with display names RFC 2047-encoded; None when an address itself is not ASCII."""
+    pairs = getaddresses([value])
+    if not all(address.isascii() for _, address in pairs):
+        return None
+    return ", ".join(formataddr(pair, charset="utf-8") for pair in pairs)
+
+
+def _compose_smtputf8(headers: dict[str, str], text: str, html: str) -> EmailMessage:
+    """An address that is not ASCII needs SMTPUTF8 and raw UTF-8 in the header: the default policy writes that."""
+    message = EmailMessage()
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
     return message
 
 
@@ -138,8 +195,14 @@ def sender_domain(sender: str) -> str:
     return address.rpartition("@")[2] or "komerbij.nl"
 
 
+class SendWindowClosed(TimeoutError):
+    """A round's mails go one after the other; one whose turn comes too late to finish within the delivery lease
+    is not started (another dispatcher could take the row over meanwhile and send it a second time)."""
+
+
 class Mailer:
-    """SMTP over aiosmtplib; one connection per message keeps a failed message from affecting the next."""
+    """SMTP over aiosmtplib: `session()` gives a dispatch round one connection (connect, EHLO and QUIT once per
+    round, not per mail)."""
 
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 10.0) -> None:
@@ -149,14 +212,91 @@ class Mailer:
         self._username = username
         self._password = password
         self._starttls = starttls
-        self._timeout = timeout
+        self.timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(
-            message, hostname=self.host, port=self.port, username=self._username, password=self._password,
-            start_tls=self._starttls, timeout=self._timeout,
-            sender=parseaddr(self.sender)[1] or self.sender,
-        )
+    def session(self, *, deadline: float | None = None) -> MailSession:
+        """`deadline`: loop time after which no mail is started any more (see `SendWindowClosed`)."""
+        return MailSession(self, deadline)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(hostname=self.host, port=self.port, username=self._username,
+                               password=self._password, start_tls=self._starttls, timeout=self.timeout)
+
+    async def send(self, message: Message) -> None:
+        """One message on a connection of its own."""
+        async with self.session() as session:
+            await session.send(message)
+
+
+class MailSession:
+    """One SMTP connection for the mails of a dispatch round, opened for the first mail, sending one at a time.
+
+    Each mail's outcome stays its own: a refused message leaves the connection in use (aiosmtplib resets the
+    envelope); a dropped or timed-out connection fails only the mail in flight (it is retried) and the next mail
+    connects anew. A failed connect ends the round's mailing: the rest fail at once and are retried, rather than
+    each waiting for its own timeout against an unreachable server.
+    """
+
+    def __init__(self, mailer: Mailer, deadline: float | None) -> None:
+        self._mailer = mailer
+        self._deadline = deadline
+        self._sender = parseaddr(mailer.sender)[1] or mailer.sender
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._unreachable: str | None = None
+        self._turn = asyncio.Lock()
+
+    async def __aenter__(self) -> MailSession:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        async with self._turn:
+            smtp, self._smtp = self._smtp, None
+            if smtp is None or not smtp.is_connected:
+                return
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                pass  # every mail is on record already; a lost QUIT changes nothing
+            finally:
+                smtp.close()
+
+    async def send(self, message: Message) -> None:
+        async with self._turn:
+            if self._unreachable is not None:
+                raise aiosmtplib.SMTPConnectError(f"not tried: the SMTP server was unreachable ({self._unreachable})")
+            if self._deadline is not None and asyncio.get_running_loop().time() > self._deadline:
+                raise SendWindowClosed("the round's time to send ran out; the mail waits for a later round")
+            # One bound for this mail's whole conversation (aiosmtplib's timeout is per command).
+            async with asyncio.timeout(self._mailer.timeout):
+                smtp = await self._connected()
+                try:
+                    await smtp.send_message(message, sender=self._sender)
+                except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused,
+                        aiosmtplib.SMTPNotSupported, ValueError):
+                    raise  # about this message only; aiosmtplib closes the connection itself on a 421
+                except BaseException:
+                    self._drop()  # state unknown (lost, timed out, cancelled): the next mail reconnects
+                    raise
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        self._drop()
+        smtp = self._mailer._client()
+        try:
+            await smtp.connect()
+        except BaseException as exc:
+            smtp.close()
+            self._unreachable = type(exc).__name__
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
 
 
 def display(name: str, address: str) -> str:

@@ -30,7 +30,7 @@ from komerbij.contracts.events import BY_NAME
 from komerbij.contracts.events.notifications import NotificationDelivered, NotificationFailed
 from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.adapters.deadletters import add_dead_letter
-from komerbij.notifications.adapters.mail import Mailer, compose
+from komerbij.notifications.adapters.mail import Mailer, MailSession, compose
 from komerbij.notifications.adapters.webhooks import post
 from komerbij.notifications.domain.retries import retry_delay
 from komerbij.notifications.domain.routing import partner_view
@@ -77,8 +77,11 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
             await deliveries.start_attempt(conn, row["id"], row["attempts"] + 1, now)
     if not rows:
         return []
-    async with httpx.AsyncClient(follow_redirects=False, verify=_TLS) as client:
-        results = await asyncio.gather(*(_deliver(d, client, row, row["attempts"] + 1) for row in rows),
+    # A mail is not started once it could not finish before the lease ends (the timeout bounds one mail).
+    deadline = asyncio.get_running_loop().time() + d.settings.delivery_lease_seconds - d.mailer.timeout
+    async with (httpx.AsyncClient(follow_redirects=False, verify=_TLS) as client,
+                d.mailer.session(deadline=deadline) as mail):
+        results = await asyncio.gather(*(_deliver(d, client, mail, row, row["attempts"] + 1) for row in rows),
                                        return_exceptions=True)
     outcomes: list[Outcome] = []
     for row, result in zip(rows, results, strict=True):
@@ -89,7 +92,8 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     return outcomes
 
 
-async def _deliver(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record, attempt: int) -> list[Outcome]:
+async def _deliver(d: Dispatcher, client: httpx.AsyncClient, mail: MailSession, row: asyncpg.Record,
+                   attempt: int) -> list[Outcome]:
     notice: asyncpg.Record | None = None
     try:
         # Read what the message needs, then give the connection back: a send may take WEBHOOK_TIMEOUT_SECONDS.
@@ -100,7 +104,7 @@ async def _deliver(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record
             elif row["channel"] == "webhook":
                 prepared = await _prepare_webhook(d, conn, client, row, notice)
             else:
-                prepared = await _prepare_mail(d, conn, row, notice)
+                prepared = await _prepare_mail(d, conn, mail, row, notice)
         result = prepared if isinstance(prepared, _Result) else await prepared()
     except asyncio.CancelledError:
         raise
@@ -132,7 +136,7 @@ async def _prepare_webhook(d: Dispatcher, conn: asyncpg.Connection, client: http
     return send
 
 
-async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record,
+async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, mail: MailSession, row: asyncpg.Record,
                         notice: asyncpg.Record) -> _Result | Send:
     data: dict[str, Any] = dict(notice["data"])
     unsubscribe_url = None
@@ -164,7 +168,7 @@ async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Re
 
     async def send() -> _Result:
         try:
-            await d.mailer.send(message)
+            await mail.send(message)
         except aiosmtplib.SMTPResponseException as exc:
             # The SMTP text may echo the address; keep only the code.
             return _Result("final" if 500 <= exc.code < 600 else "error", exc.code, f"SMTP {exc.code}")

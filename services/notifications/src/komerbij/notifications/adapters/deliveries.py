@@ -8,6 +8,9 @@ from typing import Any
 
 import asyncpg
 
+# LISTENed to by the dispatcher. pg_notify is delivered at commit, so a woken dispatcher finds the row committed, and
+# PostgreSQL folds identical notifications of one transaction into one.
+CHANNEL = "deliveries"
 _DELIVERY_COLUMNS = """d.id, d.event_id, d.event_type, d.kind, d.channel, d.recipient, d.partner_id, d.contact_id,
     d.webhook_id, d.address, d.transactional, d.message_id, d.status, d.attempts, d.next_attempt_at, d.last_error,
     d.created_at, d.updated_at"""
@@ -26,23 +29,34 @@ async def notice(conn: asyncpg.Connection, event_id: str) -> asyncpg.Record | No
     return await conn.fetchrow("SELECT * FROM notices WHERE event_id = $1", event_id)
 
 
+def message_id_of(delivery_id: uuid.UUID, channel: str, message_domain: str) -> str:
+    """The webhook-id / Message-ID every attempt of the delivery carries; derived from its id, fixed at creation."""
+    return f"msg_{delivery_id.hex}" if channel == "webhook" else f"<{delivery_id.hex}@{message_domain}>"
+
+
 async def add_delivery(
     conn: asyncpg.Connection, *, event_id: str, event_type: str, kind: str, channel: str, recipient: str,
     transactional: bool, due: datetime, partner_id: str | None = None, contact_id: uuid.UUID | None = None,
     webhook_id: uuid.UUID | None = None, address: str | None = None, message_domain: str = "komerbij.nl",
 ) -> bool:
-    """Record one pending delivery; False when (event, recipient, channel) already has one."""
+    """Record one pending delivery and wake the dispatcher; False when (event, recipient, channel) already has one."""
     delivery_id = uuid.uuid4()
-    message_id = f"msg_{delivery_id.hex}" if channel == "webhook" else f"<{delivery_id.hex}@{message_domain}>"
-    inserted = await conn.fetchval(
-        """INSERT INTO deliveries (id, event_id, event_type, kind, channel, recipient, partner_id, contact_id,
-                                   webhook_id, address, transactional, message_id, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING true""",
+    inserted = await conn.fetchrow(
+        f"""WITH ins AS (
+               INSERT INTO deliveries (id, event_id, event_type, kind, channel, recipient, partner_id, contact_id,
+                                       webhook_id, address, transactional, message_id, next_attempt_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING 1)
+            SELECT pg_notify('{CHANNEL}', '') FROM ins""",
         delivery_id, event_id, event_type, kind, channel, recipient, partner_id, contact_id, webhook_id, address,
-        transactional, message_id, due,
+        transactional, message_id_of(delivery_id, channel, message_domain), due,
     )
-    return bool(inserted)
+    return inserted is not None
+
+
+async def wake_dispatcher(conn: asyncpg.Connection) -> None:
+    """For work made due by other means than a new delivery (an admin's retry)."""
+    await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease_expired_before: datetime,

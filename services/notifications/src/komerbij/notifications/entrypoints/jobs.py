@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter, Gauge
 
 from komerbij.notifications.adapters import deliveries
 from komerbij.notifications.adapters.mail import Mailer
+from komerbij.notifications.adapters.wakeup import Wakeup
 from komerbij.notifications.service import digest, privacy
 from komerbij.notifications.service.dispatch import Dispatcher, dispatch_due
 from komerbij.notifications.settings import Settings, settings_of
@@ -68,6 +71,34 @@ async def dispatch(rt: Runtime, now: datetime) -> int:
         now = rt.clock.now()
 
 
+class DispatchWhenDue:
+    """The `dispatch` job: a round as soon as a delivery is recorded, else every `interval` seconds.
+
+    The scheduler runs a job, then sleeps its interval; this job does its own waiting (so it is scheduled with
+    interval 0): until the `deliveries` notification or the interval, whichever comes first, then one `dispatch`.
+    Polling stays because retries fall due later without any notification, and to cover a lost LISTEN connection.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        # Per runtime: one spec can be started more than once (tests, a restart in the same process).
+        self._wakeups: WeakKeyDictionary[Runtime, Wakeup] = WeakKeyDictionary()
+
+    async def __call__(self, rt: Runtime, now: datetime) -> int:
+        wakeup = self._wakeups.get(rt)
+        if wakeup is None:
+            wakeup = self._wakeups[rt] = Wakeup(rt.settings.database_url)
+        try:
+            await wakeup.listen()
+            await wakeup.wait(self.interval)
+            # Not the scheduler's `now`, which is as old as the wait: a delivery recorded meanwhile is due by now.
+            return await dispatch(rt, rt.clock.now())
+        except asyncio.CancelledError:
+            # The scheduler cancels its jobs only when the service stops: the LISTEN connection goes with it.
+            await wakeup.close()
+            raise
+
+
 async def send_digests(rt: Runtime, now: datetime) -> int:
     return await digest.send_digests(rt, now)
 
@@ -78,7 +109,7 @@ async def purge(rt: Runtime, now: datetime) -> int:
 
 def jobs(dispatch_interval: float) -> list[Job]:
     return [
-        Job("dispatch", dispatch_interval, dispatch),
+        Job("dispatch", 0, DispatchWhenDue(dispatch_interval)),
         Job("digest", 60, send_digests),
         Job("privacy-purge", 3600, purge),
     ]

@@ -146,3 +146,4 @@ async def retry_delivery(rt: Runtime, delivery_id: uuid.UUID) -> None:
             hook = await partners.webhook(uow.conn, row["webhook_id"])
             if hook is None or hook["disabled_at"] is not None:
                 raise Conflict("id", "de webhook is uitgeschakeld; registreer hem opnieuw")
+        await deliveries.wake_dispatcher(uow.conn)  # sent at commit, so not when refused above

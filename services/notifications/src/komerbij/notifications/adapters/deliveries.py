@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,27 @@ async def add_notice(conn: asyncpg.Connection, *, event_id: str, event_type: str
         """INSERT INTO notices (event_id, event_type, origin_topic, occurred_at, headers, data)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
         event_id, event_type, origin_topic, occurred_at, headers, data,
+    )
+
+
+async def add_notices(conn: asyncpg.Connection, notices: list[tuple[str, str, str | None, datetime,
+                                                                    list[list[str]], dict[str, Any]]]) -> None:
+    """`add_notice` for many (event_id, event_type, origin_topic, occurred_at, headers, data) in one statement.
+
+    jsonb goes in as text (the pool's codec also sends `json.dumps`); a repeated event id keeps its first row.
+    """
+    if not notices:
+        return
+    columns = list(zip(*notices, strict=True))
+    await conn.execute(
+        """INSERT INTO notices (event_id, event_type, origin_topic, occurred_at, headers, data)
+           SELECT e, t, o, at, h::jsonb, d::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+                WITH ORDINALITY AS n(e, t, o, at, h, d, i)
+           ORDER BY i
+           ON CONFLICT (event_id) DO NOTHING""",
+        list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]),
+        [json.dumps(h) for h in columns[4]], [json.dumps(d) for d in columns[5]],
     )
 
 
@@ -52,6 +74,36 @@ async def add_delivery(
         transactional, message_id_of(delivery_id, channel, message_domain), due,
     )
     return inserted is not None
+
+
+# One pending delivery in `add_deliveries`: id, event_id, event_type, kind, channel, recipient, partner_id,
+# contact_id, webhook_id, address, transactional, message_id, next_attempt_at (the columns of `add_delivery`).
+DeliveryRow = tuple[uuid.UUID, str, str, str, str, str, str | None, uuid.UUID | None, uuid.UUID | None, str | None,
+                    bool, str, datetime]
+
+
+async def add_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow]) -> int:
+    """`add_delivery` for many rows in one statement (one wake-up for all); returns how many were new.
+
+    Rows go in in list order, so of two with the same (event, recipient, channel) the first stays, as one by one.
+    """
+    if not rows:
+        return 0
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return await conn.fetchval(
+        f"""WITH ins AS (
+               INSERT INTO deliveries (id, event_id, event_type, kind, channel, recipient, partner_id, contact_id,
+                                       webhook_id, address, transactional, message_id, next_attempt_at)
+               SELECT id, e, t, k, c, r, p, ct, w, a, tr, m, due
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                           $8::uuid[], $9::uuid[], $10::text[], $11::bool[], $12::text[], $13::timestamptz[])
+                    WITH ORDINALITY AS n(id, e, t, k, c, r, p, ct, w, a, tr, m, due, i)
+               ORDER BY i
+               ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING 1),
+                 woken AS (SELECT pg_notify('{CHANNEL}', '') FROM ins LIMIT 1)
+            SELECT (SELECT count(*) FROM ins) AS added, (SELECT count(*) FROM woken) AS woken""",
+        *columns,
+    )
 
 
 async def wake_dispatcher(conn: asyncpg.Connection) -> None:
@@ -146,6 +198,19 @@ async def add_digest_item(conn: asyncpg.Connection, partner_id: str, event_id: s
         """INSERT INTO digest_items (partner_id, event_id, added_at) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING""",
         partner_id, event_id, now,
+    )
+
+
+async def add_digest_items(conn: asyncpg.Connection, items: list[tuple[str, str]], now: datetime) -> None:
+    """`add_digest_item` for many (partner_id, event_id) in one statement."""
+    if not items:
+        return
+    partner_ids, event_ids = (list(c) for c in zip(*items, strict=True))
+    await conn.execute(
+        """INSERT INTO digest_items (partner_id, event_id, added_at)
+           SELECT p, e, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS n(p, e, i) ORDER BY i
+           ON CONFLICT DO NOTHING""",
+        partner_ids, event_ids, now,
     )
 
 

@@ -41,6 +41,17 @@ async def municipality_partners(conn: asyncpg.Connection, code: str) -> list[str
     return [r["id"] for r in rows]
 
 
+async def municipality_partners_of(conn: asyncpg.Connection, codes: list[str]) -> dict[str, list[str]]:
+    """`municipality_partners` for several CBS codes at once; a code without a partner is absent."""
+    rows = await conn.fetch(
+        "SELECT municipality, id FROM partners WHERE kind = 'municipality' AND municipality = ANY($1::text[])", codes
+    )
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        found.setdefault(r["municipality"], []).append(r["id"])
+    return found
+
+
 async def add_contact(conn: asyncpg.Connection, contact_id: uuid.UUID, partner_id: str, name: str,
                       email: str) -> None:
     await conn.execute(
@@ -59,6 +70,24 @@ async def contacts_of(conn: asyncpg.Connection, partner_id: str, *, subscribed_o
            ORDER BY created_at""",
         partner_id, subscribed_only,
     )
+
+
+async def contacts_of_partners(conn: asyncpg.Connection, partner_ids: list[str], *,
+                               subscribed_only: bool) -> dict[str, list[asyncpg.Record]]:
+    """`contacts_of` for several partners at once, each list in the same order."""
+    rows = await conn.fetch(
+        """SELECT * FROM contacts WHERE partner_id = ANY($1::text[]) AND (NOT $2 OR unsubscribed_at IS NULL)
+           ORDER BY created_at""",
+        partner_ids, subscribed_only,
+    )
+    return _by_partner(rows)
+
+
+def _by_partner(rows: list[asyncpg.Record]) -> dict[str, list[asyncpg.Record]]:
+    found: dict[str, list[asyncpg.Record]] = {}
+    for r in rows:
+        found.setdefault(r["partner_id"], []).append(r)
+    return found
 
 
 async def unsubscribe(conn: asyncpg.Connection, contact_id: uuid.UUID, now: datetime) -> bool:
@@ -111,6 +140,17 @@ async def active_webhooks_of(conn: asyncpg.Connection, partner_id: str) -> list[
     )
 
 
+async def active_webhooks_of_partners(conn: asyncpg.Connection,
+                                      partner_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
+    """`active_webhooks_of` for several partners at once, each list in the same order."""
+    rows = await conn.fetch(
+        """SELECT * FROM webhooks WHERE partner_id = ANY($1::text[]) AND disabled_at IS NULL
+           ORDER BY created_at""",
+        partner_ids,
+    )
+    return _by_partner(rows)
+
+
 async def webhooks_of(conn: asyncpg.Connection, partner_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM webhooks WHERE partner_id = $1 ORDER BY created_at", partner_id)
 
@@ -151,6 +191,11 @@ async def subscriptions_for(conn: asyncpg.Connection, event_type: str,
            AND ($2::text[] IS NULL OR partner_id = ANY($2::text[]))""",
         event_type, partner_ids,
     )
+
+
+async def subscriptions_for_any(conn: asyncpg.Connection, event_types: list[str]) -> list[asyncpg.Record]:
+    """Every subscription naming at least one of `event_types` (a batch's worth of `subscriptions_for`)."""
+    return await conn.fetch("SELECT * FROM subscriptions WHERE event_types && $1::text[]", event_types)
 
 
 async def subscriptions_of(conn: asyncpg.Connection, partner_id: str) -> list[asyncpg.Record]:

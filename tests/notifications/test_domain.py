@@ -188,3 +188,13 @@ def test_a_recipient_address_that_is_not_ascii_is_written_as_utf_8_for_smtputf8(
         mode="json"), to="jöran@voorbeeld.example", greeting_name=None, message_id="<u@komerbij.nl>",
         sender="W <n@w.example>", unsubscribe_url=None, partner=False)
     assert "To: jöran@voorbeeld.example" in flatten_message(message, utf8=True).decode().splitlines()
+
+
+def test_a_consumer_only_replica_has_no_dispatcher_but_keeps_its_other_jobs() -> None:
+    from komerbij.notifications.app import build_spec
+
+    assert [j.name for j in build_spec().jobs] == ["dispatch", "digest", "privacy-purge"]
+    assert [j.name for j in build_spec(dispatch=False).jobs] == ["digest", "privacy-purge"]
+    env = {"DATABASE_URL": "postgresql://x/y", "KAFKA_BOOTSTRAP_SERVERS": "k:9092", "JWT_SECRET": "s",
+           "UNSUBSCRIBE_SECRET": "u", "DISPATCH_ENABLED": "false"}
+    assert Settings(**{k.lower(): v for k, v in env.items()}).dispatch_enabled is False

@@ -11,7 +11,8 @@ from komerbij.runtime.service import ServiceSpec, serve
 from komerbij.runtime.settings import load_settings
 
 
-def build_spec(consumer_group: str = "notifications", dispatch_interval: float = 1.0) -> ServiceSpec:
+def build_spec(consumer_group: str = "notifications", dispatch_interval: float = 1.0,
+               dispatch: bool = True) -> ServiceSpec:
     """The consumer group and the dispatcher's pace are fixed when the spec is built, hence the parameters."""
     return ServiceSpec(
         name="notifications",
@@ -22,7 +23,7 @@ def build_spec(consumer_group: str = "notifications", dispatch_interval: float =
         routers=[http.router, http.public],
         events=make_event_router(consumer_group),
         publishes=[NotificationDelivered, NotificationFailed],
-        jobs=jobs.jobs(dispatch_interval),
+        jobs=jobs.jobs(dispatch_interval, dispatch=dispatch),
         refreshers=[jobs.refresh_delivery_gauge],
         on_start=[jobs.register_metrics, demo.load],
         default_port=8004,
@@ -34,4 +35,4 @@ SPEC = build_spec()
 
 def main() -> None:
     settings = load_settings(Settings)
-    serve(build_spec(settings.consumer_group, settings.dispatch_interval_seconds))
+    serve(build_spec(settings.consumer_group, settings.dispatch_interval_seconds, settings.dispatch_enabled))

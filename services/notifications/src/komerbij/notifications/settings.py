@@ -39,7 +39,13 @@ class Settings(ServiceSettings):
     retry_jitter: float = Field(0.2, ge=0, lt=1, description="Each wait is spread by ± this fraction")
     webhook_disable_after: str = Field("24h", description="Failures spanning this long disable an endpoint")
     digest_time: str = Field("08:00", description="Daily digest time, Europe/Amsterdam")
-    dispatch_interval_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for due work")
+    dispatch_interval_seconds: float = Field(
+        1.0, gt=0, description="Fallback poll of the dispatcher (it is woken at once when deliveries are recorded; "
+        "retries falling due are found by this poll)"
+    )
+    dispatch_enabled: bool = Field(
+        True, description="Run the dispatcher in this process; false makes a consumer-only replica"
+    )
     dispatch_batch_size: int = Field(20, ge=1, description="Deliveries the dispatcher claims per round")
     delivery_lease_seconds: float = Field(
         120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"

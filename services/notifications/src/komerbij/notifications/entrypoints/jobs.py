@@ -107,9 +107,10 @@ async def purge(rt: Runtime, now: datetime) -> int:
     return await privacy.purge(rt, now)
 
 
-def jobs(dispatch_interval: float) -> list[Job]:
+def jobs(dispatch_interval: float, *, dispatch: bool = True) -> list[Job]:
+    """Without `dispatch` the process only consumes (and digests, purges); another replica sends."""
     return [
-        Job("dispatch", 0, DispatchWhenDue(dispatch_interval)),
+        *([Job("dispatch", 0, DispatchWhenDue(dispatch_interval))] if dispatch else []),
         Job("digest", 60, send_digests),
         Job("privacy-purge", 3600, purge),
     ]

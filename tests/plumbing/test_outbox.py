@@ -94,6 +94,44 @@ async def test_two_relays_on_one_outbox_keep_order_per_key(infra: Infra) -> None
         assert values == sorted(values), key
 
 
+async def test_relay_is_woken_by_the_commit_and_listens_again_after_losing_its_connection(infra: Infra) -> None:
+    run = f"wake-{uuid.uuid4().hex[:6]}"
+    dsn = infra.new_database("outbox")
+    pool = await db.create_pool(dsn)
+    await db.migrate(pool, db.load_migrations("runtime", "komerbij.runtime.migrations"))
+    # A poll an hour away: only the NOTIFY sent at commit can make these events go out within the test.
+    relay = OutboxRelay(pool, dsn=dsn, bootstrap=infra.kafka_bootstrap, service="probe", metrics=Metrics("probe"),
+                        poll_interval=3600)
+
+    async def commit(n: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await add_event(conn, StockAdjusted(sku="k", name="probe", stock_on_hand=n, reserved=0, delta=1,
+                                                reason=run), source="/tests")
+
+    async def listening() -> bool:
+        rows = await fetch(dsn, "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = "
+                                "current_database()")
+        return bool(rows)
+
+    try:
+        await relay.start()
+        await eventually(listening)
+        await asyncio.sleep(0.5)  # the relay's first round (an empty outbox) is over: it now waits for the hour
+        await commit(1)
+        await read_topic(infra.kafka_bootstrap, TOPIC, keep=of_run(run), until=lambda rs: len(rs) >= 1, timeout=15)
+        await fetch(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND "
+                         "datname = current_database()")
+        await eventually(listening)  # it noticed and listens again
+        await asyncio.sleep(0.5)
+        await commit(2)
+        records = await read_topic(infra.kafka_bootstrap, TOPIC, keep=of_run(run),
+                                   until=lambda rs: len(rs) >= 2, timeout=15)
+    finally:
+        await relay.stop()
+        await pool.close()
+    assert [data(r)["stock_on_hand"] for r in records] == [1, 2]
+
+
 @pytest.mark.slow
 async def test_relay_killed_between_publish_and_mark_sent_loses_nothing_and_applies_once(
     infra: Infra, tmp_path

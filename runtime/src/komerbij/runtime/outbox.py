@@ -25,6 +25,7 @@ from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
 from komerbij.runtime import logs
 from komerbij.runtime.kafka import make_producer
 from komerbij.runtime.metrics import Metrics
+from komerbij.runtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -83,15 +84,13 @@ class OutboxRelay:
         poll_interval: float = 1.0,
     ) -> None:
         self._pool = pool
-        self._dsn = dsn
         self._bootstrap = bootstrap
         self._service = service
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup(dsn, CHANNEL)
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -102,16 +101,7 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._close_producer()
-        if self._listener is not None and not self._listener.is_closed():
-            await self._listener.close()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _listen(self) -> None:
-        if self._listener is None or self._listener.is_closed():
-            self._listener = await asyncpg.connect(self._dsn)
-            await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+        await self._wakeup.close()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -133,16 +123,13 @@ class OutboxRelay:
         backoff = 0.5
         while True:
             try:
-                await self._listen()
+                await self._wakeup.listen()
                 sent = await self.publish_batch()
                 await self._refresh_backlog()
                 backoff = 0.5
                 if sent < self._batch_size:
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-                    except TimeoutError:
-                        pass
+                    # A commit during the round above has already set the wake-up: this returns at once then.
+                    await self._wakeup.wait(self._poll_interval)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka or PostgreSQL away: keep the rows, try again later

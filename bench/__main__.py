@@ -59,8 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="scenarios 2-3: DISPATCH_INTERVAL_SECONDS of notifications (default: the service's, 1.0)")
     p.add_argument("--events", type=int, default=200_000, help="scenario 3: events pre-loaded")
     p.add_argument("--drain-seconds", type=float, default=45, help="scenario 3: time bound of each drain")
-    p.add_argument("--no-prototype", action="store_true",
-                   help="scenario 3: skip the batch-consumer prototype (bench/batch_prototype.py)")
     p.add_argument("--orders", type=int, default=1000, help="scenario 4: concurrent orders")
     p.add_argument("--stock", type=int, default=100, help="scenario 4: stock of the SKU")
     p.add_argument("--profile", action="store_true",
@@ -146,13 +144,8 @@ def details(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
                 s = r[part]
                 rows.append([f"{name}/{part}", f"{s['events_per_s']:.0f}/s", "", "", "",
                              f"{s['consumed']}/{r['events']} in bound, RSS {s['peak_rss_mb']} MB, "
-                             f"{s['cpu_ms_per_event']} ms CPU/event"])
-            for mode in ("savepoint", "set"):
-                if f"prototype_batch_{mode}" in r:
-                    x = r[f"prototype_batch_{mode}"]
-                    rows.append([f"{name}/prototype {mode}", f"{x['events_per_s']:.0f}/s", "", "", "",
-                                 f"NOT the service: proposed design, {x['records']} records, "
-                                 f"{x['cpu_ms_per_event']} ms CPU/event"])
+                             f"CPU ms/event: service {s['cpu_ms_per_event']}, "
+                             f"postgres {s.get('postgres_cpu_ms_per_event', '?')}"])
             rows.append([f"{name}/raw aiokafka", f"{b['events_per_s']:.0f}/s", "", "", "",
                          f"{b['records']} records, ratio {r['ratio']}"])
         elif name == "contention":

@@ -1,6 +1,6 @@
 """Scenario 3, consumer drain: N SignupConfirmed events pre-loaded on `registration.signups`, consumed by the real
-notifications process (FastStream subscriber → inbox row + notice + delivery row in one transaction, offset commit),
-with its dispatcher mailing to a local SMTP sink; events/s and the process's peak RSS. Baseline: `bench.raw_consumer`
+notifications process (FastStream batch subscriber → per fetched batch one transaction with the inbox rows, notices
+and delivery rows, then one offset commit), with its dispatcher mailing to a local SMTP sink; events/s and the process's peak RSS. Baseline: `bench.raw_consumer`
 reading the same records in a process of its own.
 
 The rate is taken from the group's committed offsets (what the service has durably done), sampled every second by
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
@@ -22,9 +21,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import batch_prototype, fixtures
+from bench import fixtures
 from bench.context import Context
-from bench.harness import ROOT, Profiler, Sampler, service
+from bench.harness import ROOT, Profiler, Sampler, database_cpu_seconds, service
 from bench.scenarios.end_to_end import NOTIFICATION_TOPICS, notifications_env
 from bench.stats import check
 from komerbij.contracts import CloudEventAttributes, to_kafka_headers
@@ -95,16 +94,6 @@ async def run(ctx: Context) -> dict[str, Any]:
     # replica (DISPATCH_ENABLED=false): the consumer path alone.
     results["service"] = await _drain(ctx, start, count, None, "drain-notifications")
     results["consumer_only"] = await _drain(ctx, start, count, None, "drain-consumer-only", dispatch=False)
-    # Not the service: the proposed batch design, prototyped with the service's own handler and parsing, to put a
-    # number on the expected gain (bench/batch_prototype.py). Runs in this process; no RSS target applies.
-    for mode in () if o.no_prototype else ("savepoint", "set"):
-        me = Sampler(os.getpid())
-        cpu0 = me.cpu_seconds()
-        found = await batch_prototype.drain(
-            bootstrap, ctx.infra.new_database("bench_batch_prototype"), fixtures.new_group("bench-batch"), start,
-            count, o.drain_seconds, mode=mode)
-        found["cpu_ms_per_event"] = round((me.cpu_seconds() - cpu0) * 1000 / max(found["records"], 1), 3)
-        results[f"prototype_batch_{mode}"] = found
     base_rate = results["baseline"]["events_per_s"]
     rate = results["service"]["events_per_s"]
     results["ratio"] = round(rate / base_rate, 4) if base_rate else float("nan")
@@ -129,25 +118,27 @@ async def _drain(ctx: Context, start: dict[Any, int], count: int, dispatch_inter
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        with fixtures.MailSink(ctx.log_dir) as sink, \
-                service("komerbij.notifications", {**notifications_env(ctx, sink.port, group, dispatch_interval),
-                                                   "DISPATCH_ENABLED": str(dispatch).lower()},
-                        ctx.log_dir) as notif:
-            pid = notif.proc.pid  # type: ignore[union-attr]
-            sampler = Sampler(pid).start()
-            cpu0 = sampler.cpu_seconds()
-            profiler = Profiler(pid, name, o.profile_seconds).start() if o.profile else None
-            samples: list[tuple[float, int]] = []
-            deadline = time.monotonic() + o.drain_seconds
-            while time.monotonic() < deadline:
-                samples.append((time.monotonic(), await fixtures.committed_total(admin, group, start)))
-                if samples[-1][1] >= count:
-                    break
-                await asyncio.sleep(1.0)
-            cpu = sampler.cpu_seconds() - cpu0
-            sampler.stop()
-            profile = await profiler.finish() if profiler else None
-            mails = len(sink.refresh())
+        with fixtures.MailSink(ctx.log_dir) as sink:
+            env = {**notifications_env(ctx, sink.port, group, dispatch_interval),
+                   "DISPATCH_ENABLED": str(dispatch).lower()}
+            database = env["DATABASE_URL"].rsplit("/", 1)[-1]
+            with service("komerbij.notifications", env, ctx.log_dir) as notif:
+                pid = notif.proc.pid  # type: ignore[union-attr]
+                sampler = Sampler(pid).start()
+                cpu0, db_cpu0 = sampler.cpu_seconds(), database_cpu_seconds(database)
+                profiler = Profiler(pid, name, o.profile_seconds).start() if o.profile else None
+                samples: list[tuple[float, int]] = []
+                deadline = time.monotonic() + o.drain_seconds
+                while time.monotonic() < deadline:
+                    samples.append((time.monotonic(), await fixtures.committed_total(admin, group, start)))
+                    if samples[-1][1] >= count:
+                        break
+                    await asyncio.sleep(1.0)
+                cpu = sampler.cpu_seconds() - cpu0
+                db_cpu = database_cpu_seconds(database) - db_cpu0
+                sampler.stop()
+                profile = await profiler.finish() if profiler else None
+                mails = len(sink.refresh())
     finally:
         await admin.close()
     (t0, c0), (t1, c1) = samples[0], samples[-1]
@@ -159,5 +150,6 @@ async def _drain(ctx: Context, start: dict[Any, int], count: int, dispatch_inter
         "wall_ms_per_event": round(1000 / rate, 3) if rate else float("nan"),
         "peak_rss_mb": round(sampler.peak_rss / 2**20, 1), "cpu_seconds": round(cpu, 1),
         "cpu_ms_per_event": round(cpu * 1000 / max(c1 - c0, 1), 3),
+        "postgres_cpu_ms_per_event": round(db_cpu * 1000 / max(c1 - c0, 1), 3),
         "mails_sent_meanwhile": mails, "profile": str(profile) if profile else None,
     }

@@ -111,46 +111,75 @@ async def wake_dispatcher(conn: asyncpg.Connection) -> None:
     await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, lease_expired_before: datetime,
-                    limit: int) -> list[asyncpg.Record]:
-    """Lock due deliveries, and sends whose outcome was never recorded (the sender died), for this transaction.
+async def claim_round(conn: asyncpg.Connection, now: datetime, lease_expired_before: datetime,
+                      limit: int) -> list[asyncpg.Record]:
+    """Claim a round in one statement: due deliveries, and sends whose outcome was never recorded (the sender died).
 
-    SKIP LOCKED lets several replicas dispatch side by side without taking the same row.
+    Each claimed row is 'sending' with its attempt on record (the returned `attempts` is this attempt's number)
+    before a byte is sent; an earlier attempt still 'sending' was cut off by a crash and becomes 'interrupted'.
+    SKIP LOCKED lets several replicas dispatch side by side without taking the same row; the statement commits on
+    its own, so the claim holds (as the lease) once it returns.
     """
     return await conn.fetch(
-        f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries d
-            WHERE (d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
-               OR (d.status = 'sending' AND d.claimed_at < $2)
-            ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED""",
+        f"""WITH due AS (
+               SELECT d.id FROM deliveries d
+               WHERE (d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
+                  OR (d.status = 'sending' AND d.claimed_at < $2)
+               ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+             claimed AS (
+               UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, claimed_at = $1, updated_at = $1
+               FROM due WHERE d.id = due.id RETURNING {_DELIVERY_COLUMNS}),
+             interrupted AS (
+               UPDATE delivery_attempts a SET outcome = 'interrupted', finished_at = $1,
+                      error = 'no outcome recorded (process stopped during the send)'
+               FROM due WHERE a.delivery_id = due.id AND a.outcome = 'sending'),
+             started AS (
+               INSERT INTO delivery_attempts (delivery_id, attempt, started_at) SELECT id, attempts, $1 FROM claimed)
+            SELECT * FROM claimed ORDER BY next_attempt_at""",
         now, lease_expired_before, limit,
     )
 
 
-async def start_attempt(conn: asyncpg.Connection, delivery_id: uuid.UUID, attempt: int, now: datetime) -> None:
-    """The attempt is on record before a byte is sent; an earlier attempt left 'sending' was cut off by a crash."""
+async def notices_of(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, asyncpg.Record]:
+    """`notice` for several events at once; an event without a notice is absent."""
+    rows = await conn.fetch("SELECT * FROM notices WHERE event_id = ANY($1::text[])", event_ids)
+    return {r["event_id"]: r for r in rows}
+
+
+# One finished attempt in `finish_attempts`: delivery id, attempt, outcome, http_status, error.
+AttemptOutcome = tuple[uuid.UUID, int, str, int | None, str | None]
+# One delivery's new state in `set_outcomes`: delivery id, status, next_attempt_at (None: unchanged), error.
+DeliveryOutcome = tuple[uuid.UUID, str, datetime | None, str | None]
+
+
+async def finish_attempts(conn: asyncpg.Connection, now: datetime, attempts: list[AttemptOutcome]) -> None:
+    """Record how attempts ended, all in one statement."""
+    if not attempts:
+        return
+    columns = [list(c) for c in zip(*attempts, strict=True)]
     await conn.execute(
-        """UPDATE delivery_attempts SET outcome = 'interrupted', finished_at = $2,
-                  error = 'no outcome recorded (process stopped during the send)'
-           WHERE delivery_id = $1 AND outcome = 'sending'""",
-        delivery_id, now,
-    )
-    await conn.execute(
-        """UPDATE deliveries SET status = 'sending', attempts = $2, claimed_at = $3, updated_at = $3
-           WHERE id = $1""",
-        delivery_id, attempt, now,
-    )
-    await conn.execute(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at) VALUES ($1, $2, $3)",
-        delivery_id, attempt, now,
+        """UPDATE delivery_attempts a SET outcome = u.outcome, finished_at = $1, http_status = u.http_status,
+                  error = u.error
+           FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[])
+                AS u(delivery_id, attempt, outcome, http_status, error)
+           WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt""",
+        now, *columns,
     )
 
 
-async def finish_attempt(conn: asyncpg.Connection, delivery_id: uuid.UUID, attempt: int, now: datetime, *,
-                         outcome: str, http_status: int | None, error: str | None) -> None:
+async def set_outcomes(conn: asyncpg.Connection, now: datetime, outcomes: list[DeliveryOutcome]) -> None:
+    """`set_outcome` for many deliveries in one statement (a delivery appears once)."""
+    if not outcomes:
+        return
+    columns = [list(c) for c in zip(*outcomes, strict=True)]
     await conn.execute(
-        """UPDATE delivery_attempts SET outcome = $3, finished_at = $4, http_status = $5, error = $6
-           WHERE delivery_id = $1 AND attempt = $2""",
-        delivery_id, attempt, outcome, now, http_status, error,
+        """UPDATE deliveries d SET status = u.status, updated_at = $1, claimed_at = NULL, last_error = u.error,
+                  next_attempt_at = coalesce(u.next_attempt_at, d.next_attempt_at),
+                  address = CASE WHEN u.status IN ('delivered', 'failed', 'skipped') THEN NULL ELSE d.address END
+           FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
+                AS u(id, status, next_attempt_at, error)
+           WHERE d.id = u.id""",
+        now, *columns,
     )
 
 

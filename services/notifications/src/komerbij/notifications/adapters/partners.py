@@ -64,6 +64,12 @@ async def contact(conn: asyncpg.Connection, contact_id: uuid.UUID) -> asyncpg.Re
     return await conn.fetchrow("SELECT * FROM contacts WHERE id = $1", contact_id)
 
 
+async def contacts_by_id(conn: asyncpg.Connection, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    """`contact` for several ids at once; an id without a contact (erased) is absent."""
+    rows = await conn.fetch("SELECT * FROM contacts WHERE id = ANY($1::uuid[])", contact_ids)
+    return {r["id"]: r for r in rows}
+
+
 async def contacts_of(conn: asyncpg.Connection, partner_id: str, *, subscribed_only: bool) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT * FROM contacts WHERE partner_id = $1 AND (NOT $2 OR unsubscribed_at IS NULL)
@@ -134,6 +140,12 @@ async def webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> asyncpg.Re
     return await conn.fetchrow("SELECT * FROM webhooks WHERE id = $1", webhook_id)
 
 
+async def webhooks_by_id(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    """`webhook` for several ids at once; an id without a webhook is absent."""
+    rows = await conn.fetch("SELECT * FROM webhooks WHERE id = ANY($1::uuid[])", webhook_ids)
+    return {r["id"]: r for r in rows}
+
+
 async def active_webhooks_of(conn: asyncpg.Connection, partner_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM webhooks WHERE partner_id = $1 AND disabled_at IS NULL ORDER BY created_at", partner_id
@@ -163,8 +175,25 @@ async def webhook_failed(conn: asyncpg.Connection, webhook_id: uuid.UUID, now: d
     )
 
 
+async def webhooks_failed(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID],
+                          now: datetime) -> dict[uuid.UUID, datetime]:
+    """`webhook_failed` for several webhooks in one statement: when each one's current run of failures began."""
+    rows = await conn.fetch(
+        """UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE id = ANY($1::uuid[])
+           RETURNING id, failing_since""",
+        webhook_ids, now,
+    )
+    return {r["id"]: r["failing_since"] for r in rows}
+
+
 async def webhook_succeeded(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> None:
     await conn.execute("UPDATE webhooks SET failing_since = NULL WHERE id = $1", webhook_id)
+
+
+async def webhooks_succeeded(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID]) -> None:
+    """`webhook_succeeded` for several webhooks in one statement."""
+    if webhook_ids:
+        await conn.execute("UPDATE webhooks SET failing_since = NULL WHERE id = ANY($1::uuid[])", webhook_ids)
 
 
 async def disable_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID, now: datetime) -> bool:

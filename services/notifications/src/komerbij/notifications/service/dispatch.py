@@ -1,8 +1,10 @@
 """Use case: send the deliveries that are due, exactly one message per delivery as far as a receiver can tell.
 
-Per delivery: (1) one transaction claims the row (`FOR UPDATE SKIP LOCKED`) and records the attempt; (2) the message
-goes out, carrying the `webhook-id` / `Message-ID` fixed when the row was created; (3) a second transaction records
-the outcome, the next retry or the failure, and the `NotificationDelivered` / `NotificationFailed` event (outbox).
+Per round: (1) one statement claims the due rows (`FOR UPDATE SKIP LOCKED`) and records their attempts; (2) the
+messages go out, each carrying the `webhook-id` / `Message-ID` fixed when its row was created; (3) one transaction
+records every outcome, the next retries or the failures, and the `NotificationDelivered` / `NotificationFailed`
+events (outbox). What a round reads (notices, contacts, webhooks) is one query per table, so PostgreSQL is asked a
+few times per round, not per delivery.
 
 What that guarantees: a row is never sent by two dispatchers at once, and a redelivered event never makes a second
 row. If the process dies between (1) and (3), nobody knows whether the receiver got the message; once the lease
@@ -17,10 +19,11 @@ import json
 import logging
 import random
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiosmtplib
 import asyncpg
@@ -70,53 +73,57 @@ _TLS = ssl.create_default_context()
 
 
 async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
+    """One round: claim (one statement), read what the messages need (a query per table), send, record (one
+    transaction). PostgreSQL is asked a few times per round whatever its size, not a few times per delivery."""
     lease_expired_before = now - timedelta(seconds=d.settings.delivery_lease_seconds)
-    async with d.pool.acquire() as conn, conn.transaction():
-        rows = await deliveries.claim_due(conn, now, lease_expired_before, d.settings.dispatch_batch_size)
-        for row in rows:
-            await deliveries.start_attempt(conn, row["id"], row["attempts"] + 1, now)
-    if not rows:
-        return []
+    async with d.pool.acquire() as conn:
+        rows = await deliveries.claim_round(conn, now, lease_expired_before, d.settings.dispatch_batch_size)
+        if not rows:
+            return []
+        # Claimed and committed: should a read fail from here on, the lease brings the rows back.
+        notices = await deliveries.notices_of(conn, sorted({r["event_id"] for r in rows}))
+        contact_ids = sorted({r["contact_id"] for r in rows if r["contact_id"] is not None})
+        contacts = await partners.contacts_by_id(conn, contact_ids) if contact_ids else {}
+        webhook_ids = sorted({r["webhook_id"] for r in rows if r["webhook_id"] is not None})
+        hooks = await partners.webhooks_by_id(conn, webhook_ids) if webhook_ids else {}
     # A mail is not started once it could not finish before the lease ends (the timeout bounds one mail).
     deadline = asyncio.get_running_loop().time() + d.settings.delivery_lease_seconds - d.mailer.timeout
     async with (httpx.AsyncClient(follow_redirects=False, verify=_TLS) as client,
                 d.mailer.session(deadline=deadline) as mail):
-        results = await asyncio.gather(*(_deliver(d, client, mail, row, row["attempts"] + 1) for row in rows),
-                                       return_exceptions=True)
-    outcomes: list[Outcome] = []
-    for row, result in zip(rows, results, strict=True):
-        if isinstance(result, BaseException):  # outcome not recorded: the lease brings the row back
-            log.error("recording a delivery outcome failed", exc_info=result, extra={"delivery_id": str(row["id"])})
-        else:
-            outcomes += result
-    return outcomes
+        results = await asyncio.gather(
+            *(_deliver(d, client, mail, row, notices.get(row["event_id"]), contacts, hooks) for row in rows))
+    return await _record_round(d, [_Sent(row, result, notices.get(row["event_id"]))
+                                   for row, result in zip(rows, results, strict=True)])
+
+
+@dataclass(frozen=True)
+class _Sent:
+    row: asyncpg.Record  # as claimed: `attempts` is the number of this attempt
+    result: _Result
+    notice: asyncpg.Record | None
 
 
 async def _deliver(d: Dispatcher, client: httpx.AsyncClient, mail: MailSession, row: asyncpg.Record,
-                   attempt: int) -> list[Outcome]:
-    notice: asyncpg.Record | None = None
+                   notice: asyncpg.Record | None, contacts: dict[uuid.UUID, asyncpg.Record],
+                   hooks: dict[uuid.UUID, asyncpg.Record]) -> _Result:
     try:
-        # Read what the message needs, then give the connection back: a send may take WEBHOOK_TIMEOUT_SECONDS.
-        async with d.pool.acquire() as conn:
-            notice = await deliveries.notice(conn, row["event_id"])
-            if notice is None or notice["data"] is None:
-                prepared: _Result | Send = _Result("final", error="event data no longer available")
-            elif row["channel"] == "webhook":
-                prepared = await _prepare_webhook(d, conn, client, row, notice)
-            else:
-                prepared = await _prepare_mail(d, conn, mail, row, notice)
-        result = prepared if isinstance(prepared, _Result) else await prepared()
+        if notice is None or notice["data"] is None:
+            prepared: _Result | Send = _Result("final", error="event data no longer available")
+        elif row["channel"] == "webhook":
+            prepared = _prepare_webhook(d, client, row, notice, hooks)
+        else:
+            prepared = _prepare_mail(d, mail, row, notice, contacts)
+        return prepared if isinstance(prepared, _Result) else await prepared()
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # a bug or a database hiccup: the row stays claimed and the lease brings it back
+    except Exception as exc:  # a bug: recorded as an error, so the delivery is retried
         log.exception("delivery attempt crashed", extra={"delivery_id": str(row["id"])})
-        result = _Result("error", error=type(exc).__name__)
-    return await _record(d, row, attempt, result, notice)
+        return _Result("error", error=type(exc).__name__)
 
 
-async def _prepare_webhook(d: Dispatcher, conn: asyncpg.Connection, client: httpx.AsyncClient,
-                           row: asyncpg.Record, notice: asyncpg.Record) -> _Result | Send:
-    hook = await partners.webhook(conn, row["webhook_id"]) if row["webhook_id"] else None
+def _prepare_webhook(d: Dispatcher, client: httpx.AsyncClient, row: asyncpg.Record, notice: asyncpg.Record,
+                     hooks: dict[uuid.UUID, asyncpg.Record]) -> _Result | Send:
+    hook = hooks.get(row["webhook_id"]) if row["webhook_id"] else None
     if hook is None or hook["disabled_at"] is not None:
         return _Result("final", error="endpoint disabled")
     cls = BY_NAME[notice["event_type"]]
@@ -136,13 +143,13 @@ async def _prepare_webhook(d: Dispatcher, conn: asyncpg.Connection, client: http
     return send
 
 
-async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, mail: MailSession, row: asyncpg.Record,
-                        notice: asyncpg.Record) -> _Result | Send:
+def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice: asyncpg.Record,
+                  contacts: dict[uuid.UUID, asyncpg.Record]) -> _Result | Send:
     data: dict[str, Any] = dict(notice["data"])
     unsubscribe_url = None
     greeting: str | None = None
     if row["contact_id"] is not None:
-        contact = await partners.contact(conn, row["contact_id"])
+        contact = contacts.get(row["contact_id"])
         if contact is None or (contact["unsubscribed_at"] is not None and not row["transactional"]):
             return _Result("skipped", error="recipient unsubscribed or erased")
         to, greeting = contact["email"], contact["name"]
@@ -179,50 +186,116 @@ async def _prepare_mail(d: Dispatcher, conn: asyncpg.Connection, mail: MailSessi
     return send
 
 
-async def _record(d: Dispatcher, row: asyncpg.Record, attempt: int, result: _Result,
-                  notice: asyncpg.Record | None) -> list[Outcome]:
-    now = d.clock()
-    channel = row["channel"]
-    outcomes: list[Outcome] = []
-    async with d.pool.acquire() as conn, conn.transaction():
-        outcome = {"delivered": "delivered", "skipped": "skipped"}.get(result.status, "error")
-        await deliveries.finish_attempt(conn, row["id"], attempt, now, outcome=outcome,
-                                        http_status=result.http_status, error=result.error)
-        if result.status == "delivered":
-            await deliveries.set_outcome(conn, row["id"], status="delivered", now=now)
-            await add_event(conn, _delivery_event(NotificationDelivered, row, attempt, now), source=d.source)
-            if row["webhook_id"]:
-                await partners.webhook_succeeded(conn, row["webhook_id"])
-            return [Outcome(channel, "delivered")]
-        if result.status == "skipped":
-            await deliveries.set_outcome(conn, row["id"], status="skipped", now=now, error=result.error)
-            return [Outcome(channel, "skipped")]
-        schedule = d.settings.webhook_schedule if channel == "webhook" else d.settings.mail_schedule
-        delay = None if result.status == "final" else retry_delay(schedule, attempt, d.settings.retry_jitter, d.rand)
-        if delay is not None:
-            await deliveries.set_outcome(conn, row["id"], status="retrying", now=now, next_attempt_at=now + delay,
-                                         error=result.error)
-            outcomes.append(Outcome(channel, "retrying"))
-        else:
-            await _fail(d, conn, row, attempt, result.error or "failed", notice, now)
-            outcomes.append(Outcome(channel, "failed"))
-        if row["webhook_id"] and result.error != "endpoint disabled":
-            outcomes += await _count_webhook_failure(d, conn, row, now)
+class _OutboxRows:
+    """Stands in for the connection given to the runtime's outbox helpers (`add_event`, `add_record`): they write a
+    row with one `conn.execute` each; here the statement and its arguments are kept, and `write` sends each
+    statement's rows with one `executemany` (pipelined: one round trip for the round's events, in the order added).
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[tuple[Any, ...]]] = {}
+
+    async def execute(self, query: str, *args: Any) -> str:
+        self._rows.setdefault(query, []).append(args)
+        return ""
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        for query, rows in self._rows.items():
+            await conn.executemany(query, rows)
+
+
+async def _record_round(d: Dispatcher, sent: list[_Sent]) -> list[Outcome]:
+    """The outcomes of a round in one transaction; should it fail, each delivery in a transaction of its own, so
+    that one bad row does not keep the others from being recorded. An outcome not recorded leaves its row claimed
+    ('sending'): once the lease expires the row is sent again, with the same webhook-id / Message-ID."""
+    try:
+        async with d.pool.acquire() as conn, conn.transaction():
+            outbox = _OutboxRows()
+            outcomes = await _record(d, conn, cast(asyncpg.Connection, outbox), sent)
+            await outbox.write(conn)
+        return outcomes
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        if len(sent) == 1:
+            log.exception("recording a delivery outcome failed", extra={"delivery_id": str(sent[0].row["id"])})
+            return []
+        log.exception("recording a dispatch round failed; recording its deliveries one by one")
+    outcomes = []
+    for one in sent:
+        try:
+            async with d.pool.acquire() as conn, conn.transaction():
+                outcomes += await _record(d, conn, conn, [one])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the lease brings the row back
+            log.exception("recording a delivery outcome failed", extra={"delivery_id": str(one.row["id"])})
     return outcomes
 
 
-async def _fail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record, attempt: int, error: str,
-                notice: asyncpg.Record | None, now: datetime) -> None:
-    """Failed for good: the status, the event and the dead letter commit together."""
+async def _record(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection,
+                  sent: list[_Sent]) -> list[Outcome]:
+    """Attempts and statuses with one statement each for the whole round; the events go to `outbox` (the connection,
+    or `_OutboxRows` collecting them); only a webhook failure's bookkeeping is per delivery."""
+    now = d.clock()
+    attempts: list[deliveries.AttemptOutcome] = []
+    states: list[deliveries.DeliveryOutcome] = []
+    outcomes: list[Outcome] = []
+    succeeded: list[uuid.UUID] = []
+    failed: list[_Sent] = []
+    webhook_failures: list[asyncpg.Record] = []
+    for one in sent:
+        row, result, attempt = one.row, one.result, one.row["attempts"]
+        channel = row["channel"]
+        outcome = {"delivered": "delivered", "skipped": "skipped"}.get(result.status, "error")
+        attempts.append((row["id"], attempt, outcome, result.http_status, result.error))
+        if result.status == "delivered":
+            states.append((row["id"], "delivered", None, None))
+            await add_event(outbox, _delivery_event(NotificationDelivered, row, attempt, now), source=d.source)
+            if row["webhook_id"]:
+                succeeded.append(row["webhook_id"])
+            outcomes.append(Outcome(channel, "delivered"))
+            continue
+        if result.status == "skipped":
+            states.append((row["id"], "skipped", None, result.error))
+            outcomes.append(Outcome(channel, "skipped"))
+            continue
+        schedule = d.settings.webhook_schedule if channel == "webhook" else d.settings.mail_schedule
+        delay = None if result.status == "final" else retry_delay(schedule, attempt, d.settings.retry_jitter, d.rand)
+        if delay is not None:
+            states.append((row["id"], "retrying", now + delay, result.error))
+            outcomes.append(Outcome(channel, "retrying"))
+        else:
+            states.append((row["id"], "failed", None, result.error or "failed"))
+            failed.append(one)
+            outcomes.append(Outcome(channel, "failed"))
+        if row["webhook_id"] and result.error != "endpoint disabled":
+            webhook_failures.append(row)
+    await deliveries.finish_attempts(conn, now, attempts)
+    await deliveries.set_outcomes(conn, now, states)
+    for one in failed:
+        await _failed(d, outbox, one.row, one.row["attempts"], one.result.error or "failed", one.notice, now)
+    await partners.webhooks_succeeded(conn, sorted(set(succeeded)))
+    if webhook_failures:
+        failing_since = await partners.webhooks_failed(conn, sorted({r["webhook_id"] for r in webhook_failures}), now)
+        for row in webhook_failures:
+            since = failing_since.get(row["webhook_id"])
+            if since is not None and now - since >= d.settings.disable_after:
+                outcomes += await _disable_webhook(d, conn, outbox, row, since, now)
+    return outcomes
+
+
+async def _failed(d: Dispatcher, outbox: asyncpg.Connection, row: asyncpg.Record, attempt: int, error: str,
+                  notice: asyncpg.Record | None, now: datetime) -> None:
+    """Failed for good (the status set by the caller): the event and the dead letter, in the same transaction."""
     log.warning("delivery failed", extra={"delivery_id": str(row["id"]), "channel": row["channel"],
                                           "attempts": attempt, "error": error})
-    await deliveries.set_outcome(conn, row["id"], status="failed", now=now, error=error)
-    await add_event(conn, _delivery_event(NotificationFailed, row, attempt, now, error=error), source=d.source)
+    await add_event(outbox, _delivery_event(NotificationFailed, row, attempt, now, error=error), source=d.source)
     cls = BY_NAME.get(notice["event_type"]) if notice is not None else None
     if notice is None or notice["origin_topic"] is None or notice["data"] is None or cls is None:
         return  # digests and service notices have no origin topic to dead-letter to
     await add_dead_letter(
-        conn, origin_topic=notice["origin_topic"], key=str(notice["data"].get(cls.KEY_FIELD, "")),
+        outbox, origin_topic=notice["origin_topic"], key=str(notice["data"].get(cls.KEY_FIELD, "")),
         headers=notice["headers"], payload=cls.model_validate(notice["data"]).model_dump_json().encode(),
         error_class="NotificationDeliveryFailed", error_message=error, group=d.settings.consumer_group,
         attempts=attempt, at=now,
@@ -230,12 +303,9 @@ async def _fail(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record, at
     )
 
 
-async def _count_webhook_failure(d: Dispatcher, conn: asyncpg.Connection, row: asyncpg.Record,
-                                 now: datetime) -> list[Outcome]:
+async def _disable_webhook(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection,
+                           row: asyncpg.Record, since: datetime, now: datetime) -> list[Outcome]:
     """Failures spanning WEBHOOK_DISABLE_AFTER disable the endpoint and tell the partner's contacts by mail."""
-    since = await partners.webhook_failed(conn, row["webhook_id"], now)
-    if now - since < d.settings.disable_after:
-        return []
     if not await partners.disable_webhook(conn, row["webhook_id"], now):
         return []
     hook = await partners.webhook(conn, row["webhook_id"])
@@ -250,10 +320,12 @@ async def _count_webhook_failure(d: Dispatcher, conn: asyncpg.Connection, row: a
             recipient=f"contact:{contact['id']}", partner_id=hook["partner_id"], contact_id=contact["id"],
             transactional=True, due=now,
         )
+    others = await deliveries.open_for_webhook(conn, row["webhook_id"])
+    notices = await deliveries.notices_of(conn, sorted({o["event_id"] for o in others})) if others else {}
     failed = []
-    for other in await deliveries.open_for_webhook(conn, row["webhook_id"]):
-        other_notice = await deliveries.notice(conn, other["event_id"])
-        await _fail(d, conn, other, other["attempts"], "endpoint disabled", other_notice, now)
+    for other in others:
+        await deliveries.set_outcome(conn, other["id"], status="failed", now=now, error="endpoint disabled")
+        await _failed(d, outbox, other, other["attempts"], "endpoint disabled", notices.get(other["event_id"]), now)
         failed.append(Outcome("webhook", "failed"))
     return failed
 

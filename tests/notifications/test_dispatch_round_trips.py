@@ -22,7 +22,7 @@ from support.infra import Infra
 from komerbij.contracts import CloudEventAttributes
 from komerbij.contracts.events.base import Event
 from komerbij.contracts.events.notifications import NotificationDelivered
-from komerbij.notifications.adapters import partners
+from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.adapters.mail import Mailer
 from komerbij.notifications.service.dispatch import Dispatcher, dispatch_due
 from komerbij.notifications.service.routing import record_deliveries_many
@@ -160,3 +160,32 @@ async def test_a_mixed_round_of_contacts_webhooks_and_failures_stays_within_the_
     print(f"\n24 mixed: {len(counting.statements)} statements, {counting.acquired} connections")
     assert len(counting.statements) <= MAX_STATEMENTS_MIXED_ROUND, counting.statements
     assert counting.acquired <= MAX_CONNECTIONS_PER_ROUND
+
+
+async def test_a_round_that_cannot_be_recorded_at_once_is_recorded_one_by_one_and_a_bad_row_waits_for_its_lease(
+    pool: asyncpg.Pool, mail: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = [f"los-{i}-{uuid.uuid4().hex[:6]}@voorbeeld.example" for i in range(3)]
+    event_ids = await _record(pool, [signup(a) for a in addresses])
+    bad = await pool.fetchval("SELECT id FROM deliveries WHERE event_id = $1", event_ids[1])
+    real = deliveries.set_outcomes
+
+    async def refusing(conn: asyncpg.Connection, now: datetime, outcomes: list[Any]) -> None:
+        if len(outcomes) > 1 or outcomes[0][0] == bad:
+            raise RuntimeError("refused for the test")
+        await real(conn, now, outcomes)
+
+    monkeypatch.setattr(deliveries, "set_outcomes", refusing)
+    counting = CountingPool(pool)
+    outcomes = await _round(_dispatcher(counting, mail, batch_size=10), counting)
+
+    assert outcomes == ["email:delivered"] * 2
+    rows = await pool.fetch("""SELECT d.id, d.status, a.outcome FROM deliveries d
+                               JOIN delivery_attempts a ON a.delivery_id = d.id
+                               WHERE d.event_id = ANY($1::text[])""", event_ids)
+    assert sorted((r["status"], r["outcome"]) for r in rows if r["id"] != bad) == [("delivered", "delivered")] * 2
+    # Nothing of the bad row's transaction stayed: still claimed, so the lease brings it back.
+    assert [(r["status"], r["outcome"]) for r in rows if r["id"] == bad] == [("sending", "sending")]
+    events = [json.loads(e["payload"])["event_id"] for e in
+              await pool.fetch("SELECT payload FROM outbox WHERE type = $1", NotificationDelivered.TYPE)]
+    assert sorted(e for e in events if e in event_ids) == sorted([event_ids[0], event_ids[2]])

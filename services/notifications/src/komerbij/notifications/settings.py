@@ -46,7 +46,10 @@ class Settings(ServiceSettings):
     dispatch_enabled: bool = Field(
         True, description="Run the dispatcher in this process; false makes a consumer-only replica"
     )
-    dispatch_batch_size: int = Field(20, ge=1, description="Deliveries the dispatcher claims per round")
+    dispatch_batch_size: int = Field(
+        100, ge=1, description="Deliveries the dispatcher claims per round (claimed and recorded a round at a time; "
+        "a mail that could not finish within DELIVERY_LEASE_SECONDS waits for a later round)"
+    )
     delivery_lease_seconds: float = Field(
         120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
     )

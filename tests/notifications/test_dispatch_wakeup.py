@@ -16,8 +16,9 @@ from support.infra import Infra
 from support.kafka import start_group_at_end
 from support.services import RunningService, eventually, running, settings_env
 
-from komerbij.notifications.adapters.wakeup import Wakeup
+from komerbij.notifications.adapters.deliveries import CHANNEL
 from komerbij.notifications.app import build_spec
+from komerbij.runtime.wakeup import Wakeup
 
 from .conftest import Publisher, activity, make_partner, notification_env, signup
 from .receivers import MailSink
@@ -103,7 +104,7 @@ async def test_the_dispatcher_listens_again_when_its_connection_is_cut(
 
 async def test_without_a_notification_the_wait_ends_at_the_poll_interval(svc: RunningService) -> None:
     """What picks up retries (due later, no notification) and anything missed while not listening."""
-    wakeup = Wakeup(svc.runtime.settings.database_url)
+    wakeup = Wakeup(svc.runtime.settings.database_url, CHANNEL)
     try:
         await wakeup.listen()
         assert wakeup.listening

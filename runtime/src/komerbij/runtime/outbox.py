@@ -16,6 +16,7 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -33,8 +34,30 @@ _PUBLISHER_LOCK = 0x6F757462  # "outb": one publishing relay per database at a t
 _PARTITIONER = DefaultPartitioner()  # the same murmur2 hash as every Kafka client: a key's partition is the usual one
 
 
+# pg_notify, like NOTIFY, is delivered at commit; one statement saves a round trip per event
+_INSERT = f"""WITH row AS (INSERT INTO outbox (id, topic, key, type, headers, payload)
+                           VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)
+              SELECT pg_notify('{CHANNEL}', '') FROM row"""
+
+
+class OutboxRows:
+    """Outbox rows kept in memory and written with one pipelined `executemany`, in the order added.
+
+    For a use case that emits many events in one transaction (notifications records a whole dispatch round at once):
+    pass it where `add_event`/`add_record` take a connection, then `await rows.write(conn)` before the commit.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        if self.rows:
+            await conn.executemany(_INSERT, self.rows)
+            self.rows = []
+
+
 async def add_event(
-    conn: asyncpg.Connection, event: Event, *, source: str, subject: str | None = None
+    conn: asyncpg.Connection | OutboxRows, event: Event, *, source: str, subject: str | None = None
 ) -> str:
     """Record `event` for publication in the caller's transaction; returns the CloudEvents id."""
     attrs = CloudEventAttributes(
@@ -52,7 +75,7 @@ async def add_event(
 
 
 async def add_record(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Connection | OutboxRows,
     *,
     topic: str,
     key: str,
@@ -62,13 +85,11 @@ async def add_record(
     record_id: uuid.UUID | None = None,
 ) -> None:
     """Record a message that is not an event model (a dead letter, say) for publication in the caller's transaction."""
-    # pg_notify, like NOTIFY, is delivered at commit; one statement saves a round trip per event
-    await conn.execute(
-        f"""WITH row AS (INSERT INTO outbox (id, topic, key, type, headers, payload)
-                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)
-            SELECT pg_notify('{CHANNEL}', '') FROM row""",
-        record_id or uuid.uuid4(), topic, key, type_, headers, payload,
-    )
+    row = (record_id or uuid.uuid4(), topic, key, type_, headers, payload)
+    if isinstance(conn, OutboxRows):
+        conn.rows.append(row)
+    else:
+        await conn.execute(_INSERT, *row)
 
 
 class OutboxRelay:

@@ -12,12 +12,12 @@ import asyncpg
 
 from komerbij.contracts.topics import dlq_of
 from komerbij.runtime.deadletters import PREFIX
-from komerbij.runtime.outbox import add_record
+from komerbij.runtime.outbox import OutboxRows, add_record
 
 
-async def add_dead_letter(conn: asyncpg.Connection, *, origin_topic: str, key: str, headers: list[list[str]],
-                          payload: bytes, error_class: str, error_message: str, group: str, attempts: int,
-                          at: datetime, extra: dict[str, str]) -> None:
+async def add_dead_letter(conn: asyncpg.Connection | OutboxRows, *, origin_topic: str, key: str,
+                          headers: list[list[str]], payload: bytes, error_class: str, error_message: str,
+                          group: str, attempts: int, at: datetime, extra: dict[str, str]) -> None:
     original = [[k, v] for k, v in headers if not k.startswith(PREFIX)]
     details = {
         "error_class": error_class, "error_message": error_message[:1000], "topic": origin_topic,

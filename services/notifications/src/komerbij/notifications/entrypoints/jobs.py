@@ -10,12 +10,12 @@ from prometheus_client import Counter, Gauge
 
 from komerbij.notifications.adapters import deliveries
 from komerbij.notifications.adapters.mail import Mailer
-from komerbij.notifications.adapters.wakeup import Wakeup
 from komerbij.notifications.service import digest, privacy
 from komerbij.notifications.service.dispatch import Dispatcher, dispatch_due
 from komerbij.notifications.settings import Settings, settings_of
 from komerbij.runtime.jobs import Job
 from komerbij.runtime.service import Runtime
+from komerbij.runtime.wakeup import Wakeup
 
 STATUSES = ("pending", "sending", "retrying", "delivered", "failed", "skipped")
 CHANNELS = ("email", "webhook")
@@ -87,7 +87,7 @@ class DispatchWhenDue:
     async def __call__(self, rt: Runtime, now: datetime) -> int:
         wakeup = self._wakeups.get(rt)
         if wakeup is None:
-            wakeup = self._wakeups[rt] = Wakeup(rt.settings.database_url)
+            wakeup = self._wakeups[rt] = Wakeup(rt.settings.database_url, deliveries.CHANNEL)
         try:
             await wakeup.listen()
             await wakeup.wait(self.interval)

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import aiosmtplib
 import asyncpg
@@ -39,7 +39,7 @@ from komerbij.notifications.domain.retries import retry_delay
 from komerbij.notifications.domain.routing import partner_view
 from komerbij.notifications.domain.signatures import unsubscribe_token, webhook_headers
 from komerbij.notifications.settings import Settings
-from komerbij.runtime.outbox import add_event
+from komerbij.runtime.outbox import OutboxRows, add_event
 
 log = logging.getLogger(__name__)
 
@@ -186,32 +186,14 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
     return send
 
 
-class _OutboxRows:
-    """Stands in for the connection given to the runtime's outbox helpers (`add_event`, `add_record`): they write a
-    row with one `conn.execute` each; here the statement and its arguments are kept, and `write` sends each
-    statement's rows with one `executemany` (pipelined: one round trip for the round's events, in the order added).
-    """
-
-    def __init__(self) -> None:
-        self._rows: dict[str, list[tuple[Any, ...]]] = {}
-
-    async def execute(self, query: str, *args: Any) -> str:
-        self._rows.setdefault(query, []).append(args)
-        return ""
-
-    async def write(self, conn: asyncpg.Connection) -> None:
-        for query, rows in self._rows.items():
-            await conn.executemany(query, rows)
-
-
 async def _record_round(d: Dispatcher, sent: list[_Sent]) -> list[Outcome]:
     """The outcomes of a round in one transaction; should it fail, each delivery in a transaction of its own, so
     that one bad row does not keep the others from being recorded. An outcome not recorded leaves its row claimed
     ('sending'): once the lease expires the row is sent again, with the same webhook-id / Message-ID."""
     try:
         async with d.pool.acquire() as conn, conn.transaction():
-            outbox = _OutboxRows()
-            outcomes = await _record(d, conn, cast(asyncpg.Connection, outbox), sent)
+            outbox = OutboxRows()
+            outcomes = await _record(d, conn, outbox, sent)
             await outbox.write(conn)
         return outcomes
     except asyncio.CancelledError:
@@ -233,10 +215,11 @@ async def _record_round(d: Dispatcher, sent: list[_Sent]) -> list[Outcome]:
     return outcomes
 
 
-async def _record(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection,
+async def _record(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection | OutboxRows,
                   sent: list[_Sent]) -> list[Outcome]:
     """Attempts and statuses with one statement each for the whole round; the events go to `outbox` (the connection,
-    or `_OutboxRows` collecting them); only a webhook failure's bookkeeping is per delivery."""
+    or the runtime's `OutboxRows` collecting them for one write); only a webhook failure's bookkeeping is per
+    delivery."""
     now = d.clock()
     attempts: list[deliveries.AttemptOutcome] = []
     states: list[deliveries.DeliveryOutcome] = []
@@ -285,7 +268,7 @@ async def _record(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Conne
     return outcomes
 
 
-async def _failed(d: Dispatcher, outbox: asyncpg.Connection, row: asyncpg.Record, attempt: int, error: str,
+async def _failed(d: Dispatcher, outbox: asyncpg.Connection | OutboxRows, row: asyncpg.Record, attempt: int, error: str,
                   notice: asyncpg.Record | None, now: datetime) -> None:
     """Failed for good (the status set by the caller): the event and the dead letter, in the same transaction."""
     log.warning("delivery failed", extra={"delivery_id": str(row["id"]), "channel": row["channel"],
@@ -303,7 +286,7 @@ async def _failed(d: Dispatcher, outbox: asyncpg.Connection, row: asyncpg.Record
     )
 
 
-async def _disable_webhook(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection,
+async def _disable_webhook(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Connection | OutboxRows,
                            row: asyncpg.Record, since: datetime, now: datetime) -> list[Outcome]:
     """Failures spanning WEBHOOK_DISABLE_AFTER disable the endpoint and tell the partner's contacts by mail."""
     if not await partners.disable_webhook(conn, row["webhook_id"], now):

@@ -21,6 +21,7 @@ import random
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,10 +89,15 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
         hooks = await partners.webhooks_by_id(conn, webhook_ids) if webhook_ids else {}
     # A mail is not started once it could not finish before the lease ends (the timeout bounds one mail).
     deadline = asyncio.get_running_loop().time() + d.settings.delivery_lease_seconds - d.mailer.timeout
-    async with (httpx.AsyncClient(follow_redirects=False, verify=_TLS) as client,
-                d.mailer.session(deadline=deadline) as mail):
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, verify=_TLS))
+        # Mails go one after the other on a connection; a few connections let the next mail be composed and sent
+        # while the relay answers the previous one. A connection opens with its first mail, so a small round uses few.
+        lanes = [await stack.enter_async_context(d.mailer.session(deadline=deadline))
+                 for _ in range(d.settings.smtp_connections)]
         results = await asyncio.gather(
-            *(_deliver(d, client, mail, row, notices.get(row["event_id"]), contacts, hooks) for row in rows))
+            *(_deliver(d, client, lanes[i % len(lanes)], row, notices.get(row["event_id"]), contacts, hooks)
+              for i, row in enumerate(rows)))
     return await _record_round(d, [_Sent(row, result, notices.get(row["event_id"]))
                                    for row, result in zip(rows, results, strict=True)])
 

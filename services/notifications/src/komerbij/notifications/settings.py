@@ -25,7 +25,8 @@ class Settings(ServiceSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
     smtp_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one SMTP conversation")
     smtp_connections: int = Field(
-        4, ge=1, le=32, description="SMTP connections a dispatch round sends its mails over in parallel"
+        4, ge=1, le=32,
+        description="Most SMTP connections a dispatch round sends its mails over in parallel (one per 8 deliveries)"
     )
     mail_from: str = Field(
         "Week tegen Eenzaamheid <noreply@weektegeneenzaamheid.nl>", description="Sender of every mail"

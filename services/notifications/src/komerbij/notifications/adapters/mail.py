@@ -42,6 +42,7 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # package data, fixed while running: no stat() of the template file for every mail
 )
 _env.filters["datum"] = datum
 _env.filters["dag"] = dag

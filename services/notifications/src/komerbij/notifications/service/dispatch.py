@@ -71,6 +71,7 @@ class _Result:
 Send = Callable[[], Awaitable[_Result]]
 # Loading the CA bundle costs ~40 ms of CPU; made once, not per dispatch round (it blocked the event loop each time).
 _TLS = ssl.create_default_context()
+MAILS_PER_CONNECTION = 8  # a round opens another SMTP connection (up to SMTP_CONNECTIONS) per this many deliveries
 
 
 async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
@@ -92,9 +93,10 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, verify=_TLS))
         # Mails go one after the other on a connection; a few connections let the next mail be composed and sent
-        # while the relay answers the previous one. A connection opens with its first mail, so a small round uses few.
+        # while the relay answers the previous one. Opening one costs a connect, EHLO and QUIT, so a small round
+        # (the usual one, woken by each consumed batch) keeps to one connection.
         lanes = [await stack.enter_async_context(d.mailer.session(deadline=deadline))
-                 for _ in range(d.settings.smtp_connections)]
+                 for _ in range(min(d.settings.smtp_connections, -(-len(rows) // MAILS_PER_CONNECTION)))]
         results = await asyncio.gather(
             *(_deliver(d, client, lanes[i % len(lanes)], row, notices.get(row["event_id"]), contacts, hooks)
               for i, row in enumerate(rows)))

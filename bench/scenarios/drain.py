@@ -1,7 +1,7 @@
 """Scenario 3, consumer drain: N SignupConfirmed events pre-loaded on `registration.signups`, consumed by the real
 notifications process (FastStream batch subscriber → per fetched batch one transaction with the inbox rows, notices
-and delivery rows, then one offset commit), with its dispatcher mailing to a local SMTP sink; events/s and the process's peak RSS. Baseline: `bench.raw_consumer`
-reading the same records in a process of its own.
+and delivery rows, then one offset commit), with its dispatcher mailing to a local SMTP sink; events/s and the
+process's peak RSS. Baseline: `bench.raw_consumer` reading the same records in a process of its own.
 
 The rate is taken from the group's committed offsets (what the service has durably done), sampled every second by
 an admin client, from the first sample after the service is ready to the last; so start-up does not count."""

@@ -19,6 +19,7 @@ from komerbij.runtime import db
 from komerbij.runtime.metrics import Metrics
 from komerbij.runtime.outbox import OutboxRelay, add_event
 from komerbij.runtime.service import UnitOfWork
+from komerbij.runtime.wakeup import Wakeup
 
 TOPIC = "materials.stock"
 
@@ -256,3 +257,21 @@ async def test_a_failed_batch_stops_the_later_batches_of_its_partition() -> None
     with pytest.raises(TimeoutError):
         await publish_in_order(producer, rows)  # type: ignore[arg-type]
     assert producer.sent == []  # messages 2..4 were not sent ahead of 0..1
+
+
+async def test_a_wake_up_that_comes_with_the_stop_does_not_keep_the_loop_running() -> None:
+    """The relay's (and the dispatcher's) loop must end when cancelled, even if a NOTIFY lands in the same instant;
+    `asyncio.wait_for` on Python 3.11 could swallow that cancellation and hang the service's shutdown."""
+    wakeup = Wakeup("postgresql://unused", "outbox")
+
+    async def loop() -> None:
+        while True:
+            await wakeup.wait(60)
+
+    for _ in range(20):
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0)  # the loop now waits
+        wakeup._notified()  # a notification...
+        task.cancel()  # ...and the stop, in the same tick
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done and task.cancelled()

@@ -59,8 +59,11 @@ class Wakeup:
         Cleared on return, before the caller claims: a notification from then on makes the next wait return at
         once, and one that came before is for a row the caller's claim will see (NOTIFY is sent at commit).
         """
+        # Not `asyncio.wait_for`: on Python 3.11 it can swallow a cancellation that arrives as the event is set, and
+        # a stopping service then waits forever for this loop (seen as a hung shutdown in the tests).
         try:
-            await asyncio.wait_for(self._woken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._woken.wait()
             return True
         except TimeoutError:
             return False
@@ -72,7 +75,8 @@ class Wakeup:
         if conn is None or conn.is_closed():
             return
         try:
-            await asyncio.wait_for(conn.close(), 2)
+            async with asyncio.timeout(2):
+                await conn.close()
         except (OSError, TimeoutError, asyncpg.PostgresError):
             conn.terminate()
 

@@ -27,6 +27,7 @@ RUNTIME = {
     "komerbij_inbox_duplicates_total": "counter",
     "komerbij_consumer_ignored_total": "counter",
     "komerbij_consumer_batches_total": "counter",
+    "komerbij_consumer_batches_handed_back_total": "counter",
     "komerbij_db_pool_connections": "gauge",
     "komerbij_job_runs_total": "counter",
     "komerbij_service_info": "gauge",

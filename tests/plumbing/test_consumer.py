@@ -137,6 +137,37 @@ async def test_a_failing_event_in_a_batch_is_dead_lettered_alone_and_the_others_
     assert batches < 30  # they really came in batches: one transaction and one offset commit for many events
 
 
+async def test_a_batch_out_of_time_commits_what_is_done_and_the_rest_comes_again(infra: Infra) -> None:
+    """Retrying failing events one by one may outlast Kafka's max.poll.interval.ms; the time budget cuts the batch."""
+    run = f"budget-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3",
+                       CONSUMER_BATCH_TIME_BUDGET_SECONDS="0.1")  # one event's retries take longer than that
+    failing = {10, 20, 30}
+    messages = []
+    for n in range(40):
+        value, headers = cloudevent(adjusted("k", n, f"fail-{run}" if n in failing else run))
+        messages.append((b"k", value, headers))
+    failing_ids = {header_value(messages[n][2], "ce_id") for n in failing}
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE flags SET broken = true")
+        await produce(infra.kafka_bootstrap, TOPIC, messages)
+        await eventually(lambda: _at_least(svc, run, 37))
+        await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in failing_ids,
+                         until=lambda rs: len(rs) >= 3)
+        await asyncio.sleep(1)  # nothing more may come
+        rows = await effects(svc.runtime, run)
+        handed_back = svc.runtime.metrics.consumer_batches_handed_back._value.get()
+    dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in failing_ids,
+                            until=lambda rs: len(rs) >= 3, to_end=True)
+    assert [n for _, _, n in rows] == [n for n in range(40) if n not in failing]  # once each, in order
+    assert sorted(header(r, "ce_id") for r in dead) == sorted(failing_ids)  # each dead-lettered once
+    assert all(header(r, "dlq_attempts") == "3" for r in dead)
+    assert handed_back >= 1  # the budget did cut a batch short
+
+
 def header_value(headers: list, name: str) -> str:
     return next(v.decode() for k, v in headers if k == name)
 

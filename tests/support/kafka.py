@@ -22,21 +22,24 @@ async def read_topic(
     until: Callable[[list[ConsumerRecord]], bool],
     keep: Callable[[ConsumerRecord], bool] = lambda r: True,
     timeout: float = 60.0,
+    to_end: bool = False,
 ) -> list[ConsumerRecord]:
-    """All records of `topic` from the beginning that `keep` accepts, once `until(records)` holds."""
+    """All records of `topic` from the beginning that `keep` accepts, once `until(records)` holds (and, with
+    `to_end`, once everything the topic held when called has been read: for "exactly this many" checks)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         partitions = await partitions_of(bootstrap, [topic])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions) if to_end else {}
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(r for r in recs if keep(r))
-            if until(records):
+            if until(records) and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
                 return records
         raise AssertionError(f"{topic}: condition not met within {timeout}s; {len(records)} matching records")
     finally:

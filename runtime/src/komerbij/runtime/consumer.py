@@ -25,6 +25,11 @@ were the cost (BENCHMARKS.md, scenario 3: one transaction and one offset commit 
    events, to find the one that fails.)
 4. The batch's offsets are committed only after that (FastStream `AckPolicy.NACK_ON_ERROR`): at-least-once delivery,
    effectively once with the inbox. Should even a dead-letter publish fail, the batch is sought back and comes again.
+5. A batch has a time budget (`CONSUMER_BATCH_TIME_BUDGET_SECONDS`): Kafka drops a consumer from its group when it
+   does not fetch for `max.poll.interval.ms` (300 s), and retrying failing events one by one can take longer than
+   that. When the budget is spent before another event would be retried, what is done is committed and the rest of
+   the batch is sought back, to come again with the next fetch (an event that starts a batch is always retried in
+   full, so each batch gets further).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
@@ -155,10 +161,11 @@ class EventRouter:
         policy: RetryPolicy,
         source: str,
         max_records: int = 500,
+        time_budget: float = 60.0,
     ) -> BoundConsumer:
         """One FastStream batch subscriber over all the router's topics: one consumer, one rebalance at start."""
         bound = BoundConsumer(self, pool=pool, dead_letters=dead_letters, metrics=metrics, policy=policy,
-                              source=source)
+                              source=source, time_budget=time_budget)
         for topic in self.topics:
             # Series that exist at 0 let rate()/increase() see the very first retry or dead letter.
             metrics.retries.labels(topic)
@@ -176,7 +183,7 @@ class EventRouter:
         )
 
         async def handle(message: KafkaMessage = Context("message")) -> None:
-            await bound.handle(message.raw_message)
+            await bound.handle(message.raw_message, message.consumer)
 
         subscriber(handle, decoder=_raw_body)
         return bound
@@ -198,28 +205,60 @@ class _Failed(Exception):
         self.index, self.size, self.error = index, size, error
 
 
+class _OutOfTime(Exception):
+    """The batch's time budget ran out before `record` was retried: it and what follows go back to Kafka."""
+
+    def __init__(self, record: ConsumerRecord) -> None:
+        super().__init__("batch time budget spent")
+        self.record = record
+
+
 class BoundConsumer:
     """A router bound to its pool, dead-letter producer and retry policy: processes one fetched batch at a time."""
 
     def __init__(self, router: EventRouter, *, pool: asyncpg.Pool, dead_letters: AIOKafkaProducer,
-                 metrics: Metrics, policy: RetryPolicy, source: str) -> None:
+                 metrics: Metrics, policy: RetryPolicy, source: str, time_budget: float = 60.0) -> None:
         self.router, self.pool, self.producer = router, pool, dead_letters
         self.metrics, self.policy, self.source = metrics, policy, source
+        self.time_budget = time_budget
+        self._deadline = float("inf")
 
-    async def handle(self, records: Sequence[ConsumerRecord] | ConsumerRecord) -> None:
+    async def handle(self, records: Sequence[ConsumerRecord] | ConsumerRecord, consumer: Any = None) -> None:
+        """`consumer` (FastStream's, with `seek`) takes back what the time budget leaves undone."""
         if isinstance(records, ConsumerRecord):
             records = (records,)
         self.metrics.consumer_batches.inc()
-        items: list[_Item] = []
+        self._deadline = time.monotonic() + self.time_budget if consumer is not None else float("inf")
+        try:
+            await self._apply_records(records)
+        except _OutOfTime as out:
+            self._hand_back(records[records.index(out.record):], consumer)
+
+    async def _apply_records(self, records: Sequence[ConsumerRecord]) -> None:
+        run: list[_Item] = []
         for record in records:
             try:
                 item = self._parse(record)
             except PoisonMessage as exc:
+                # After the events before it, so that everything before a point in the batch is done.
+                await self._apply_in_order(run, grouped=True)
+                run = []
                 await self._dead_letter(record, exc, 1, exc.error_class)
                 continue
             if item is not None:
-                items.append(item)
-        await self._apply_in_order(items, grouped=True)
+                run.append(item)
+        await self._apply_in_order(run, grouped=True)
+
+    def _hand_back(self, undone: Sequence[ConsumerRecord], consumer: Any) -> None:
+        """Seek each partition to its first undone record; the ack then commits just what was done."""
+        first: dict[TopicPartition, int] = {}
+        for record in undone:
+            first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        for partition, offset in first.items():
+            consumer.seek(partition=partition, offset=offset)
+        self.metrics.consumer_batches_handed_back.inc()
+        log.warning("batch time budget spent; the rest of the batch comes again",
+                    extra={"records": len(undone), "time_budget": self.time_budget})
 
     def _parse(self, record: ConsumerRecord) -> _Item | None:
         try:
@@ -298,6 +337,8 @@ class BoundConsumer:
 
     async def _retry_alone(self, item: _Item, error: Exception) -> None:
         record = item.record
+        if time.monotonic() > self._deadline:
+            raise _OutOfTime(record)
         attempt = 1
         while attempt < self.policy.max_attempts:
             self.metrics.retries.labels(record.topic).inc()

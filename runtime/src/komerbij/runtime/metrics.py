@@ -73,6 +73,10 @@ class Metrics:
             "komerbij_consumer_batches_total", "Fetched batches processed (events per batch = received / batches)",
             registry=r,
         )
+        self.consumer_batches_handed_back = Counter(
+            "komerbij_consumer_batches_handed_back_total",
+            "Batches whose time budget ran out: the done part committed, the rest sought back", registry=r,
+        )
         self.ignored = Counter(
             "komerbij_consumer_ignored_total", "Events of types this service does not handle", ["topic"],
             registry=r,

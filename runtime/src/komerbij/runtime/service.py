@@ -129,6 +129,7 @@ class Runtime:
                 policy=RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_seconds,
                                    s.retry_max_backoff_seconds),
                 source=self.source, max_records=s.consumer_batch_max_records,
+                time_budget=s.consumer_batch_time_budget_seconds,
             )
         await self.broker.start()
         self.relay = OutboxRelay(

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max_records: int = Field(
         500, ge=1, description="Most records a consumer takes per fetch and applies in one transaction"
     )
+    consumer_batch_time_budget_seconds: float = Field(
+        60.0, gt=0, description="Time a consumer spends on one batch before handing the rest back to Kafka; keep it "
+        "well under Kafka's max.poll.interval.ms (300 s)"
+    )
     outbox_poll_interval_seconds: float = Field(1.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
     metrics_refresh_seconds: float = Field(15.0, gt=0)

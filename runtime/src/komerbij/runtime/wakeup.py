@@ -38,6 +38,10 @@ class Wakeup:
         try:
             conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
             await conn.add_listener(self._channel, self._notified)
+        except asyncio.CancelledError:
+            if conn is not None:
+                conn.terminate()  # cancelled between connect and LISTEN: not ours to keep
+            raise
         except Exception as exc:  # never fatal: the caller's wait falls back to its interval
             if conn is not None:
                 conn.terminate()

@@ -52,7 +52,7 @@ class Settings(ServiceSettings):
     )
     dispatch_batch_size: int = Field(
         100, ge=1, description="Deliveries the dispatcher claims per round (claimed and recorded a round at a time; "
-        "a mail that could not finish within DELIVERY_LEASE_SECONDS waits for a later round)"
+        "a mail that could not finish within DELIVERY_LEASE_SECONDS is not started and is retried)"
     )
     delivery_lease_seconds: float = Field(
         120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"

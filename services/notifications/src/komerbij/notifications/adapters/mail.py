@@ -197,13 +197,14 @@ def sender_domain(sender: str) -> str:
 
 
 class SendWindowClosed(TimeoutError):
-    """A round's mails go one after the other; one whose turn comes too late to finish within the delivery lease
-    is not started (another dispatcher could take the row over meanwhile and send it a second time)."""
+    """A connection's mails go one after the other; one whose turn comes too late to finish within the delivery
+    lease is not started (another dispatcher could take the row over meanwhile and send it a second time). It is
+    recorded as a failed attempt and retried on the mail schedule, like a timeout."""
 
 
 class Mailer:
-    """SMTP over aiosmtplib: `session()` gives a dispatch round one connection (connect, EHLO and QUIT once per
-    round, not per mail)."""
+    """SMTP over aiosmtplib: each `session()` is one connection for part of a dispatch round (connect, EHLO and
+    QUIT once per session, not per mail); a round opens up to SMTP_CONNECTIONS of them."""
 
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 10.0) -> None:
@@ -230,12 +231,12 @@ class Mailer:
 
 
 class MailSession:
-    """One SMTP connection for the mails of a dispatch round, opened for the first mail, sending one at a time.
+    """One SMTP connection for (part of) the mails of a dispatch round, opened for the first mail, one at a time.
 
     Each mail's outcome stays its own: a refused message leaves the connection in use (aiosmtplib resets the
     envelope); a dropped or timed-out connection fails only the mail in flight (it is retried) and the next mail
-    connects anew. A failed connect ends the round's mailing: the rest fail at once and are retried, rather than
-    each waiting for its own timeout against an unreachable server.
+    connects anew. A failed connect ends this connection's mailing: its remaining mails fail at once and are retried,
+    rather than each waiting for its own timeout against an unreachable server.
     """
 
     def __init__(self, mailer: Mailer, deadline: float | None) -> None:
@@ -267,7 +268,7 @@ class MailSession:
             if self._unreachable is not None:
                 raise aiosmtplib.SMTPConnectError(f"not tried: the SMTP server was unreachable ({self._unreachable})")
             if self._deadline is not None and asyncio.get_running_loop().time() > self._deadline:
-                raise SendWindowClosed("the round's time to send ran out; the mail waits for a later round")
+                raise SendWindowClosed("the round's time to send ran out; the mail is retried later")
             # One bound for this mail's whole conversation (aiosmtplib's timeout is per command).
             async with asyncio.timeout(self._mailer.timeout):
                 smtp = await self._connected()

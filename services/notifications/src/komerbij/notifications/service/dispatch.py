@@ -71,6 +71,7 @@ class _Result:
 Send = Callable[[], Awaitable[_Result]]
 # Loading the CA bundle costs ~40 ms of CPU; made once, not per dispatch round (it blocked the event loop each time).
 _TLS = ssl.create_default_context()
+RECORDING_SHARE = 0.1  # of the lease (at most half of what a mail leaves), kept free for recording the round
 MAILS_PER_CONNECTION = 8  # a round opens another SMTP connection (up to SMTP_CONNECTIONS) per this many deliveries
 
 
@@ -78,6 +79,7 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     """One round: claim (one statement), read what the messages need (a query per table), send, record (one
     transaction). PostgreSQL is asked a few times per round whatever its size, not a few times per delivery."""
     lease_expired_before = now - timedelta(seconds=d.settings.delivery_lease_seconds)
+    claimed = asyncio.get_running_loop().time()
     async with d.pool.acquire() as conn:
         rows = await deliveries.claim_round(conn, now, lease_expired_before, d.settings.dispatch_batch_size)
         if not rows:
@@ -88,8 +90,10 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
         contacts = await partners.contacts_by_id(conn, contact_ids) if contact_ids else {}
         webhook_ids = sorted({r["webhook_id"] for r in rows if r["webhook_id"] is not None})
         hooks = await partners.webhooks_by_id(conn, webhook_ids) if webhook_ids else {}
-    # A mail is not started once it could not finish before the lease ends (the timeout bounds one mail).
-    deadline = asyncio.get_running_loop().time() + d.settings.delivery_lease_seconds - d.mailer.timeout
+    # A mail is not started once it could not finish, and the round be recorded, before the claim's lease ends (the
+    # timeout bounds one mail): past the lease another dispatcher may claim the row and send it again.
+    lease, timeout = d.settings.delivery_lease_seconds, d.mailer.timeout
+    deadline = claimed + lease - timeout - min(RECORDING_SHARE * lease, (lease - timeout) / 2)
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, verify=_TLS))
         # Mails go one after the other on a connection; a few connections let the next mail be composed and sent

@@ -129,7 +129,7 @@ class EventRouter:
         """Register a handler called with a run of consecutive events of these classes, in order, in one transaction.
 
         It must have the same effect as handling the events one after the other: on an error the runtime calls it
-        again with single events to find the one that fails.
+        again with single events to find the one that fails (the failed run is not counted as one of its attempts).
         """
         return self._register(event_classes, batch=True)
 

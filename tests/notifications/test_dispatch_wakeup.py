@@ -78,7 +78,9 @@ async def test_the_mails_of_one_round_share_the_rounds_smtp_connections(
         return all(mail.for_address(a) for a in addresses)
 
     await eventually(all_mailed, timeout=POLL / 2)
-    assert mail.connections - before == 2  # 12 mails: one connection per 8 started
+    # One connection per 8 deliveries of the round: 2 for these 12, one more if another test's pending mails share
+    # the round (the exact count per round size is tested in test_dispatch_round_trips.py) — never one per mail.
+    assert 2 <= mail.connections - before <= 3
     rows = await svc.runtime.pool.fetch(
         "SELECT message_id FROM deliveries WHERE event_id = $1 AND status = 'delivered'", event_id)
     assert sorted(r["message_id"] for r in rows) == sorted(mail.for_address(a)[0]["Message-ID"] for a in addresses)

@@ -1,13 +1,15 @@
-"""`record_deliveries_many` against real PostgreSQL: the rows of `record_deliveries` one by one, and a wake-up.
+"""`record_deliveries_many` against real PostgreSQL: the rows of the events one by one, and a wake-up.
 
 The same partners and the same batch of consumed events go into two fresh databases, one event at a time through
-`record_deliveries` and all at once through `record_deliveries_many`; every row must come out the same.
+`record_deliveries` below (the routing rules written plainly, a query per lookup and a statement per row: the
+reference) and all at once through the service's `record_deliveries_many`; every row must come out the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,14 +19,16 @@ import pytest
 import pytest_asyncio
 from support.infra import Infra
 
-from komerbij.contracts import CloudEventAttributes
+from komerbij.contracts import CloudEventAttributes, to_kafka_headers
 from komerbij.contracts.events.base import Event
 from komerbij.contracts.events.materials import OrderLine, OrderPlaced, OrderShipped, StockLow
 from komerbij.contracts.events.media import MentionRecorded
 from komerbij.contracts.events.registration import ActivityCancelled, SignupCancelled, SignupWaitlisted
-from komerbij.notifications.adapters import partners
+from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.adapters.deliveries import CHANNEL
-from komerbij.notifications.service.routing import MESSAGE_DOMAIN, record_deliveries, record_deliveries_many
+from komerbij.notifications.domain.partners import Subscription
+from komerbij.notifications.domain.routing import Audience, audience_of
+from komerbij.notifications.service.routing import MESSAGE_DOMAIN, record_deliveries_many
 from komerbij.runtime import db
 
 from .conftest import activity, signup
@@ -32,6 +36,65 @@ from .conftest import activity, signup
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 NOW = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
 Item = tuple[Event, CloudEventAttributes, str]
+
+
+async def _matching(conn: asyncpg.Connection, event: Event, audience: Audience) -> list[Subscription]:
+    name = type(event).__name__
+    partner_ids: list[str] | None = None  # everyone's, for an event that concerns a place
+    if not audience.by_place:
+        if audience.owner_partner_id:
+            partner_ids = [audience.owner_partner_id]
+        elif audience.owner_municipality:
+            partner_ids = [r["id"] for r in await conn.fetch(
+                "SELECT id FROM partners WHERE kind = 'municipality' AND municipality = $1",
+                audience.owner_municipality)]
+        else:
+            return []
+    rows = await conn.fetch("""SELECT * FROM subscriptions WHERE $1 = ANY(event_types)
+                               AND ($2::text[] IS NULL OR partner_id = ANY($2::text[]))""", name, partner_ids)
+    subscriptions = [Subscription(r["partner_id"], tuple(r["event_types"]), tuple(r["municipalities"]),
+                                  tuple(r["provinces"]), r["mode"]) for r in rows]
+    return [s for s in subscriptions if s.matches(name, audience.municipalities, audience.provinces)]
+
+
+async def record_deliveries(conn: asyncpg.Connection, event: Event, attributes: CloudEventAttributes,
+                            origin_topic: str, *, now: datetime) -> int:
+    """The reference: one event, the routing rules as plainly as they can be written."""
+    audience = audience_of(event)
+    if audience is None:
+        return 0
+    name = type(event).__name__
+    await deliveries.add_notice(
+        conn, event_id=attributes.id, event_type=name, origin_topic=origin_topic, occurred_at=attributes.time,
+        headers=[[k, v.decode()] for k, v in to_kafka_headers(attributes)], data=event.model_dump(mode="json"),
+    )
+    common = {"event_id": attributes.id, "event_type": name, "kind": audience.kind, "due": now,
+              "message_domain": MESSAGE_DOMAIN}
+    added = 0
+    for mail in audience.direct:
+        added += await deliveries.add_delivery(conn, channel="email", recipient=mail.recipient,
+                                               address=mail.address, transactional=True, **common)
+    modes: dict[str, set[str]] = defaultdict(set)
+    for subscription in await _matching(conn, event, audience):
+        modes[subscription.partner_id].add(subscription.mode)
+    for partner_id, partner_modes in modes.items():
+        hooks = await conn.fetch("SELECT * FROM webhooks WHERE partner_id = $1 AND disabled_at IS NULL "
+                                 "ORDER BY created_at", partner_id)
+        for hook in hooks:
+            added += await deliveries.add_delivery(
+                conn, channel="webhook", recipient=f"webhook:{hook['id']}", partner_id=partner_id,
+                webhook_id=hook["id"], transactional=False, **common,
+            )
+        if "immediate" in partner_modes:
+            for contact in await partners.contacts_of(conn, partner_id, subscribed_only=True):
+                added += await deliveries.add_delivery(
+                    conn, channel="email", recipient=f"contact:{contact['id']}", partner_id=partner_id,
+                    contact_id=contact["id"], transactional=False, **common,
+                )
+        else:
+            await conn.execute("INSERT INTO digest_items (partner_id, event_id, added_at) VALUES ($1, $2, $3) "
+                               "ON CONFLICT DO NOTHING", partner_id, attributes.id, now)
+    return added
 
 
 def _id(name: str) -> uuid.UUID:

@@ -222,16 +222,10 @@ async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[uuid.UUID]) -
     )
 
 
-async def add_digest_item(conn: asyncpg.Connection, partner_id: str, event_id: str, now: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO digest_items (partner_id, event_id, added_at) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING""",
-        partner_id, event_id, now,
-    )
 
 
 async def add_digest_items(conn: asyncpg.Connection, items: list[tuple[str, str]], now: datetime) -> None:
-    """`add_digest_item` for many (partner_id, event_id) in one statement."""
+    """Events for partners' next digests, (partner_id, event_id) each; one already there is kept."""
     if not items:
         return
     partner_ids, event_ids = (list(c) for c in zip(*items, strict=True))

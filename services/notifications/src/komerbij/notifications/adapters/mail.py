@@ -191,9 +191,6 @@ def render_page(title: str, message: str, *, confirm: bool) -> str:
     return _env.get_template("unsubscribe.html").render(title=title, message=message, confirm=confirm)
 
 
-def sender_domain(sender: str) -> str:
-    address = parseaddr(sender)[1]
-    return address.rpartition("@")[2] or "komerbij.nl"
 
 
 class SendWindowClosed(TimeoutError):

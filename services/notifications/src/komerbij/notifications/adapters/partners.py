@@ -36,13 +36,10 @@ async def update_partner(conn: asyncpg.Connection, partner_id: str, name: str, k
     )
 
 
-async def municipality_partners(conn: asyncpg.Connection, code: str) -> list[str]:
-    rows = await conn.fetch("SELECT id FROM partners WHERE kind = 'municipality' AND municipality = $1", code)
-    return [r["id"] for r in rows]
 
 
 async def municipality_partners_of(conn: asyncpg.Connection, codes: list[str]) -> dict[str, list[str]]:
-    """`municipality_partners` for several CBS codes at once; a code without a partner is absent."""
+    """The municipality partners of each CBS code; a code without a partner is absent."""
     rows = await conn.fetch(
         "SELECT municipality, id FROM partners WHERE kind = 'municipality' AND municipality = ANY($1::text[])", codes
     )
@@ -146,15 +143,11 @@ async def webhooks_by_id(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID])
     return {r["id"]: r for r in rows}
 
 
-async def active_webhooks_of(conn: asyncpg.Connection, partner_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM webhooks WHERE partner_id = $1 AND disabled_at IS NULL ORDER BY created_at", partner_id
-    )
 
 
 async def active_webhooks_of_partners(conn: asyncpg.Connection,
                                       partner_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
-    """`active_webhooks_of` for several partners at once, each list in the same order."""
+    """Each partner's webhooks that are not disabled, oldest first."""
     rows = await conn.fetch(
         """SELECT * FROM webhooks WHERE partner_id = ANY($1::text[]) AND disabled_at IS NULL
            ORDER BY created_at""",
@@ -167,17 +160,11 @@ async def webhooks_of(conn: asyncpg.Connection, partner_id: str) -> list[asyncpg
     return await conn.fetch("SELECT * FROM webhooks WHERE partner_id = $1 ORDER BY created_at", partner_id)
 
 
-async def webhook_failed(conn: asyncpg.Connection, webhook_id: uuid.UUID, now: datetime) -> datetime:
-    """Marks when the current run of failures began (kept across failures); returns that moment."""
-    return await conn.fetchval(
-        """UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE id = $1 RETURNING failing_since""",
-        webhook_id, now,
-    )
 
 
 async def webhooks_failed(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID],
                           now: datetime) -> dict[uuid.UUID, datetime]:
-    """`webhook_failed` for several webhooks in one statement: when each one's current run of failures began."""
+    """Marks when each webhook's current run of failures began (kept across failures); returns those moments."""
     rows = await conn.fetch(
         """UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE id = ANY($1::uuid[])
            RETURNING id, failing_since""",
@@ -186,12 +173,10 @@ async def webhooks_failed(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID]
     return {r["id"]: r["failing_since"] for r in rows}
 
 
-async def webhook_succeeded(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE webhooks SET failing_since = NULL WHERE id = $1", webhook_id)
 
 
 async def webhooks_succeeded(conn: asyncpg.Connection, webhook_ids: list[uuid.UUID]) -> None:
-    """`webhook_succeeded` for several webhooks in one statement."""
+    """A success ends each webhook's run of failures."""
     if webhook_ids:
         await conn.execute("UPDATE webhooks SET failing_since = NULL WHERE id = ANY($1::uuid[])", webhook_ids)
 
@@ -213,17 +198,10 @@ async def add_subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID,
     )
 
 
-async def subscriptions_for(conn: asyncpg.Connection, event_type: str,
-                            partner_ids: list[str] | None = None) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT * FROM subscriptions WHERE $1 = ANY(event_types)
-           AND ($2::text[] IS NULL OR partner_id = ANY($2::text[]))""",
-        event_type, partner_ids,
-    )
 
 
 async def subscriptions_for_any(conn: asyncpg.Connection, event_types: list[str]) -> list[asyncpg.Record]:
-    """Every subscription naming at least one of `event_types` (a batch's worth of `subscriptions_for`)."""
+    """Every subscription naming at least one of `event_types`."""
     return await conn.fetch("SELECT * FROM subscriptions WHERE event_types && $1::text[]", event_types)
 
 

@@ -4,9 +4,9 @@ Nothing is sent here. Each (event id, recipient, channel) gets at most one `deli
 redelivered event, or a second consumer replica, adds nothing; the dispatcher does the sending afterwards, woken by
 the `deliveries` notification the inserts send (delivered at commit).
 
-`record_deliveries` handles one event; `record_deliveries_many` writes the same rows for a whole consumed batch with
-a fixed number of statements (lookups once per batch, multi-row inserts): per event, round trips were the cost.
-tests/notifications/test_routing_batch.py holds the two to the same rows.
+`record_deliveries_many` writes the rows of a whole consumed batch with a fixed number of statements (lookups once per
+batch, multi-row inserts): per event, round trips were the cost. tests/notifications/test_routing_batch.py holds it
+to the rows a plain one-event-at-a-time version writes.
 """
 
 from __future__ import annotations
@@ -33,65 +33,12 @@ def _subscription(row: asyncpg.Record) -> Subscription:
                         tuple(row["provinces"]), row["mode"])
 
 
-async def _matching(conn: asyncpg.Connection, event: Event, audience: Audience) -> list[Subscription]:
-    name = type(event).__name__
-    found: list[asyncpg.Record] = []
-    if audience.by_place:
-        found += await partners.subscriptions_for(conn, name)
-    if audience.owner_partner_id:
-        found += await partners.subscriptions_for(conn, name, [audience.owner_partner_id])
-    elif audience.owner_municipality:
-        owners = await partners.municipality_partners(conn, audience.owner_municipality)
-        found += await partners.subscriptions_for(conn, name, owners) if owners else []
-    subscriptions = map(_subscription, found)
-    return [s for s in subscriptions if s.matches(name, audience.municipalities, audience.provinces)]
-
-
-async def record_deliveries(conn: asyncpg.Connection, event: Event, attributes: CloudEventAttributes,
-                            origin_topic: str, *, now: datetime | None = None) -> int:
-    """Returns how many deliveries were added (0 for an event nobody is told about, or one seen before)."""
-    audience = audience_of(event)
-    if audience is None:
-        return 0
-    now = now or datetime.now(UTC)
-    name = type(event).__name__
-    await deliveries.add_notice(
-        conn, event_id=attributes.id, event_type=name, origin_topic=origin_topic, occurred_at=attributes.time,
-        headers=_headers(attributes), data=event.model_dump(mode="json"),
-    )
-    common = {"event_id": attributes.id, "event_type": name, "kind": audience.kind, "due": now,
-              "message_domain": MESSAGE_DOMAIN}
-    added = 0
-    for mail in audience.direct:
-        added += await deliveries.add_delivery(conn, channel="email", recipient=mail.recipient,
-                                               address=mail.address, transactional=True, **common)
-    modes: dict[str, set[str]] = defaultdict(set)
-    for subscription in await _matching(conn, event, audience):
-        modes[subscription.partner_id].add(subscription.mode)
-    for partner_id, partner_modes in modes.items():
-        # Webhooks serve machines, which want each event at once; the digest is for people's inboxes.
-        for hook in await partners.active_webhooks_of(conn, partner_id):
-            added += await deliveries.add_delivery(
-                conn, channel="webhook", recipient=f"webhook:{hook['id']}", partner_id=partner_id,
-                webhook_id=hook["id"], transactional=False, **common,
-            )
-        if "immediate" in partner_modes:
-            for contact in await partners.contacts_of(conn, partner_id, subscribed_only=True):
-                added += await deliveries.add_delivery(
-                    conn, channel="email", recipient=f"contact:{contact['id']}", partner_id=partner_id,
-                    contact_id=contact["id"], transactional=False, **common,
-                )
-        else:
-            await deliveries.add_digest_item(conn, partner_id, attributes.id, now)
-    return added
-
-
 def _headers(attributes: CloudEventAttributes) -> list[list[str]]:
     return [[k, v.decode()] for k, v in to_kafka_headers(attributes)]
 
 
 async def record_deliveries_many(conn: asyncpg.Connection, items: list[Item], *, now: datetime | None = None) -> int:
-    """The rows `record_deliveries` would write for each item in order; returns how many deliveries were added.
+    """The deliveries of each item, as if recorded one after the other; returns how many deliveries were added.
 
     Partners, subscriptions, webhooks and contacts are read once for the batch (nothing here changes them), so every
     event sees what it would have seen alone; a repeated event id finds its unique keys taken, as one by one.
@@ -150,7 +97,8 @@ def _row(about: tuple[str, str, str], due: datetime, channel: str, recipient: st
 
 def _modes(name: str, audience: Audience, subscriptions: list[Subscription],
            owners: dict[str, list[str]]) -> dict[str, set[str]]:
-    """`_matching` over subscriptions read in advance: the modes each partner told about the event wants."""
+    """The modes each partner told about the event wants, from subscriptions read in advance: everyone's for an
+    event that concerns a place, else those of its owner (a partner, or a municipality's partners)."""
     if audience.by_place:
         candidates = subscriptions  # everyone's; an owner's are among them
     elif audience.owner_partner_id:

@@ -223,12 +223,10 @@ class BoundConsumer:
         self.time_budget = time_budget
         self._deadline = float("inf")
 
-    async def handle(self, records: Sequence[ConsumerRecord] | ConsumerRecord, consumer: Any = None) -> None:
+    async def handle(self, records: Sequence[ConsumerRecord], consumer: Any) -> None:
         """`consumer` (FastStream's, with `seek`) takes back what the time budget leaves undone."""
-        if isinstance(records, ConsumerRecord):
-            records = (records,)
         self.metrics.consumer_batches.inc()
-        self._deadline = time.monotonic() + self.time_budget if consumer is not None else float("inf")
+        self._deadline = time.monotonic() + self.time_budget
         try:
             await self._apply_records(records)
         except _OutOfTime as out:

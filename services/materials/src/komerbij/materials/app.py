@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from komerbij.contracts.events.materials import EVENTS
 from komerbij.materials.demo import load_demo_data
-from komerbij.materials.entrypoints import catalog_http, fulfilment_http, orders_http
+from komerbij.materials.entrypoints.api import catalog, fulfilment, orders
 from komerbij.materials.entrypoints.jobs import JOBS
 from komerbij.materials.entrypoints.metrics import refresh_business_metrics
 from komerbij.materials.settings import Settings
@@ -16,7 +16,7 @@ SPEC = ServiceSpec(
     description="The free Kom erbij kit: catalog, stock, quotas, orders and fulfilment.",
     settings_class=Settings,
     migrations_package="komerbij.materials.migrations",
-    routers=[catalog_http.router, orders_http.router, fulfilment_http.router],
+    routers=[catalog.router, orders.router, fulfilment.router],
     publishes=list(EVENTS),
     jobs=JOBS,
     refreshers=[refresh_business_metrics],

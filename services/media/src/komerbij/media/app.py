@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from komerbij.contracts.events.media import MentionFeatured, MentionRecorded, MentionUpdated
 from komerbij.media import demo, observability
-from komerbij.media.entrypoints.http import router
+from komerbij.media.entrypoints.api import coverage, feeds, mentions, outlets
 from komerbij.media.service.polling import poll_due_feeds
 from komerbij.media.settings import Settings
 from komerbij.runtime.jobs import Job
@@ -19,7 +19,7 @@ SPEC = ServiceSpec(
     description="Media mentions of the week: outlets, feeds, manual and CSV entry, coverage.",
     settings_class=Settings,
     migrations_package="komerbij.media.migrations",
-    routers=[router],
+    routers=[outlets.router, feeds.router, mentions.router, coverage.router],
     publishes=[MentionRecorded, MentionUpdated, MentionFeatured],
     jobs=[Job("feed-poll", FEED_POLL_TICK_SECONDS, poll_due_feeds)],
     refreshers=[observability.refresh],

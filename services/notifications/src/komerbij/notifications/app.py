@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from komerbij.contracts.events.notifications import NotificationDelivered, NotificationFailed
 from komerbij.notifications import demo
-from komerbij.notifications.entrypoints import http, jobs
+from komerbij.notifications.entrypoints import jobs
+from komerbij.notifications.entrypoints.api import deliveries, partners
 from komerbij.notifications.entrypoints.events import make_event_router
+from komerbij.notifications.entrypoints.pages import unsubscribe
 from komerbij.notifications.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
 from komerbij.runtime.settings import load_settings
@@ -20,7 +22,7 @@ def build_spec(consumer_group: str = "notifications", dispatch_interval: float =
         description="Partners and participants told what concerns them, by e-mail or signed webhook.",
         settings_class=Settings,
         migrations_package="komerbij.notifications.migrations",
-        routers=[http.router, http.public],
+        routers=[partners.router, deliveries.router, unsubscribe.router],
         events=make_event_router(consumer_group),
         publishes=[NotificationDelivered, NotificationFailed],
         jobs=jobs.jobs(dispatch_interval, dispatch=dispatch),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from komerbij.contracts.events.registration import EVENTS
 from komerbij.registration import demo
-from komerbij.registration.entrypoints import activities, agenda, editions, signups
+from komerbij.registration.entrypoints import metrics
+from komerbij.registration.entrypoints.api import activities, agenda, editions, signups
 from komerbij.registration.entrypoints.jobs import JOBS
-from komerbij.registration.service import statistics
 from komerbij.registration.service.editions import seed_upcoming
 from komerbij.registration.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
@@ -20,7 +20,7 @@ SPEC = ServiceSpec(
     routers=[activities.router, signups.router, agenda.router, editions.router],
     publishes=list(EVENTS),
     jobs=JOBS,
-    refreshers=[statistics.refresh],
+    refreshers=[metrics.refresh],
     on_start=[seed_upcoming, demo.load],
     default_port=8001,
 )

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from komerbij.registration.adapters import calendar
-from komerbij.registration.entrypoints.caller import optional_principal
-from komerbij.registration.entrypoints.representation import activity_json, checked_id, local
+from komerbij.registration.entrypoints.api.caller import optional_principal
+from komerbij.registration.entrypoints.api.representation import activity_json, checked_id, local
 from komerbij.registration.service import access, activities, moderation
 from komerbij.registration.service.commands import ActivityFields, Rejection
 from komerbij.registration.service.outgoing import activity_url

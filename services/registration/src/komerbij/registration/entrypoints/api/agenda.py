@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from komerbij.registration.adapters import calendar
 from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS
 from komerbij.registration.domain.agenda import AgendaFilter
-from komerbij.registration.entrypoints.representation import activity_json
+from komerbij.registration.entrypoints.api.representation import activity_json
 from komerbij.registration.service import agenda as agenda_service
 from komerbij.registration.service.outgoing import activity_url
 from komerbij.registration.service.problems import invalid

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from komerbij.materials.adapters import orders
 from komerbij.materials.domain.orders import STATUSES
-from komerbij.materials.entrypoints.problems import as_problems
+from komerbij.materials.entrypoints.api.problems import as_problems
 from komerbij.materials.service import lifecycle
 from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.http import ProblemError, field_error

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import HTMLResponse
 
-from komerbij.registration.entrypoints.pages import cancel_page
-from komerbij.registration.entrypoints.representation import checked_id, local, participant_json
+from komerbij.registration.entrypoints.api.representation import checked_id, local, participant_json
+from komerbij.registration.entrypoints.pages.cancel import cancel_page
 from komerbij.registration.service import signups
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import cancel_url

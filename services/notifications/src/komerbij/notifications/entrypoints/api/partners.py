@@ -1,26 +1,22 @@
-"""HTTP: the admin API (`/v1/...`, role admin) and the public unsubscribe page (`/unsubscribe/{token}`)."""
+"""The partner register (role admin): partners, their contacts, webhooks and subscriptions."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from komerbij.notifications.adapters.mail import render_page
-from komerbij.notifications.domain.partners import Conflict, Kind, Mode, NotFound, PartnerRuleError, Sector
+from komerbij.notifications.domain.partners import Kind, Mode, Sector
+from komerbij.notifications.entrypoints.api.problems import guard as _guard
 from komerbij.notifications.service import partners, privacy
 from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.http import ProblemError, field_error
 from komerbij.runtime.service import runtime_of
 
 router = APIRouter()
-public = APIRouter()
 ADMIN = require("admin")
-T = TypeVar("T")
 
 
 class PartnerIn(BaseModel):
@@ -79,19 +75,6 @@ class SubscriptionIn(BaseModel):
 
 class Created(BaseModel):
     id: str
-
-
-async def _guard(call: Awaitable[T]) -> T:
-    """Domain errors become problem JSON: 422 naming the field, 409 for clashes, 404 for unknown objects."""
-    try:
-        return await call
-    except PartnerRuleError as exc:
-        raise field_error(exc.field, str(exc)) from None
-    except Conflict as exc:
-        raise ProblemError(409, "Bestaat al", f"{exc.field}: {exc}",
-                           errors=[{"field": exc.field, "message": str(exc)}]) from None
-    except NotFound:
-        raise ProblemError(404, "Niet gevonden", "No such partner, contact or delivery.") from None
 
 
 @router.post("/v1/partners", status_code=201, response_model=Created, tags=["partners"])
@@ -156,49 +139,3 @@ async def add_subscription(partner_id: str, body: SubscriptionIn, request: Reque
         provinces=body.provinces, mode=body.mode,
     ))
     return Created(id=subscription_id)
-
-
-@router.get("/v1/deliveries", tags=["deliveries"])
-async def list_deliveries(
-    request: Request,
-    partner: str | None = None,
-    status: Literal["pending", "sending", "retrying", "delivered", "failed", "skipped"] | None = None,
-    channel: Literal["email", "webhook"] | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    _: Principal = ADMIN,
-) -> dict[str, Any]:
-    items = await partners.delivery_log(runtime_of(request), partner=partner, status=status, channel=channel,
-                                        limit=limit)
-    return {"items": items}
-
-
-@router.post("/v1/deliveries/{delivery_id}/retry", status_code=202, tags=["deliveries"])
-async def retry_delivery(delivery_id: uuid.UUID, request: Request, _: Principal = ADMIN) -> dict[str, str]:
-    await _guard(partners.retry_delivery(runtime_of(request), delivery_id))
-    return {"status": "pending"}
-
-
-_INVALID = ("Deze link werkt niet", "De afmeldlink is ongeldig of onvolledig. Kopieer de hele link uit de e-mail.")
-
-
-@public.get("/unsubscribe/{token}", response_class=HTMLResponse, tags=["public"])
-async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
-    """Shows a confirmation button; a GET never unsubscribes (mail scanners follow links)."""
-    if not await privacy.token_is_valid(runtime_of(request), token):
-        return HTMLResponse(render_page(*_INVALID, confirm=False), status_code=404)
-    page = render_page("Afmelden voor meldingen",
-                       "Wilt u geen meldingen van de Week tegen Eenzaamheid meer ontvangen? Klik dan op de knop. "
-                       "Uw gegevens worden daarna binnen 30 dagen gewist.", confirm=True)
-    return HTMLResponse(page)
-
-
-@public.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["public"])
-async def unsubscribe(token: str, request: Request) -> HTMLResponse:
-    """RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`; the body needs no checking."""
-    rt = runtime_of(request)
-    done = await privacy.unsubscribe(rt, token, rt.clock.now())
-    if done is None:
-        return HTMLResponse(render_page(*_INVALID, confirm=False), status_code=404)
-    return HTMLResponse(render_page("U bent afgemeld",
-                                    "U ontvangt geen meldingen meer van de Week tegen Eenzaamheid. Uw gegevens "
-                                    "worden binnen 30 dagen gewist.", confirm=False))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from komerbij.materials.domain.delivery import normalise_email, normalise_phone, normalise_postcode
 from komerbij.materials.domain.orders import KitOrder, Line, Reason, Status, UnknownOrder
-from komerbij.materials.entrypoints.problems import as_problems
+from komerbij.materials.entrypoints.api.problems import as_problems
 from komerbij.materials.service import lifecycle
 from komerbij.materials.service import orders as ordering
 from komerbij.materials.settings import settings_of

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from komerbij.materials.entrypoints.problems import as_problems
+from komerbij.materials.entrypoints.api.problems import as_problems
 from komerbij.materials.service import catalog
 from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.service import runtime_of

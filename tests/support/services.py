@@ -21,6 +21,7 @@ from komerbij.runtime.auth import issue_token
 from komerbij.runtime.service import Runtime, ServiceSpec, create_app
 
 JWT_SECRET = "test-secret-for-komerbij-tests-only-0123456789"
+CANCEL_LINK_SECRET = "test-cancel-link-secret-for-komerbij-tests-only"
 
 
 def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:
@@ -28,6 +29,7 @@ def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "JWT_SECRET": JWT_SECRET,
+        "CANCEL_LINK_SECRET": CANCEL_LINK_SECRET,
         "RETRY_INITIAL_BACKOFF_SECONDS": "0.05",
         "RETRY_MAX_BACKOFF_SECONDS": "0.2",
         "RETRY_MAX_ATTEMPTS": "3",

@@ -103,6 +103,8 @@ class System:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{svc.port}",
             "LOAD_DEMO_DATA": os.environ.get("LOAD_DEMO_DATA", "true"),
         }
+        if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
+            env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")
         if svc.name == "notifications":
             env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port)})
         log = open(self.logs / f"{svc.name}.log", "ab")  # noqa: SIM115 - lives as long as the process

@@ -32,6 +32,15 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def organisation(self) -> str | None:
+        """The organisation the person acts for, which owns what they create: a municipality by CBS code, else a
+        national partner as `partner:<id>` (the prefix keeps a partner id from ever reading as a CBS code). A
+        token naming both acts for the municipality. None: the token names neither."""
+        if self.municipality:
+            return self.municipality
+        return f"partner:{self.partner}" if self.partner else None
+
 
 class TokenVerifier:
     def __init__(

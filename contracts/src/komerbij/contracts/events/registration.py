@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import datetime
 from typing import ClassVar
 
@@ -64,8 +67,17 @@ class ActivityCancelled(ActivityEvent):
     TYPE: ClassVar[str] = "nl.komerbij.registration.activity.cancelled.v1"
 
 
+def cancel_token(secret: str, signup_id: str) -> str:
+    """The secret of a participant's cancel link, derived from the sign-up id with a key only registration and
+    notifications hold (CANCEL_LINK_SECRET). Part of the contract between them: the events carry the link without
+    its token (`cancel_url`), notifications appends `?token=` when it writes the participant's mail, registration
+    recognises it by its stored hash. So no working link lies in a topic for the 14 days the sign-ups are kept."""
+    mac = hmac.new(secret.encode(), f"cancel-link:{signup_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
 class SignupEvent(Event):
-    """Carries the participant's contact and cancel link: the topic's retention is bounded for that reason."""
+    """Carries the participant's contact; `cancel_url` is the link *without* its token (see `cancel_token`)."""
 
     TOPIC: ClassVar[str] = REGISTRATION_SIGNUPS.name
     KEY_FIELD: ClassVar[str] = "activity_id"
@@ -101,6 +113,15 @@ class SignupPromoted(SignupEvent):
     TYPE: ClassVar[str] = "nl.komerbij.registration.signup.promoted.v1"
 
 
+class SignupActivityChanged(SignupEvent):
+    """The time or place of an activity changed (an approved change): one per active sign-up, so notifications can
+    tell each participant without keeping a participant list of its own. Times and location are the new ones."""
+
+    TYPE: ClassVar[str] = "nl.komerbij.registration.signup.activity_changed.v1"
+
+    changed_fields: list[str]
+
+
 class SignupCancelled(SignupEvent):
     TYPE: ClassVar[str] = "nl.komerbij.registration.signup.cancelled.v1"
 
@@ -118,4 +139,5 @@ EVENTS: tuple[type[Event], ...] = (
     SignupWaitlisted,
     SignupPromoted,
     SignupCancelled,
+    SignupActivityChanged,
 )

@@ -35,6 +35,10 @@ class Settings(ServiceSettings):
     unsubscribe_secret: str | None = Field(
         None, description="Key of unsubscribe tokens and address hashes (falls back to JWT_SECRET)"
     )
+    cancel_link_secret: str | None = Field(
+        None, description="Key of participants' cancel links, the same in registration and notifications "
+        "(falls back to JWT_SECRET)"
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook request")
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
@@ -86,6 +90,8 @@ class Settings(ServiceSettings):
     def _consistent(self) -> Settings:
         if not (self.unsubscribe_secret or self.jwt_secret):
             raise ValueError("UNSUBSCRIBE_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL)")
+        if not (self.cancel_link_secret or self.jwt_secret):
+            raise ValueError("CANCEL_LINK_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL)")
         if self.delivery_lease_seconds <= max(self.webhook_timeout_seconds, self.smtp_timeout_seconds):
             # A lease shorter than a send would let a second dispatcher resend while the first still waits.
             raise ValueError("DELIVERY_LEASE_SECONDS: must exceed WEBHOOK_TIMEOUT_SECONDS and SMTP_TIMEOUT_SECONDS")
@@ -98,6 +104,10 @@ class Settings(ServiceSettings):
     @property
     def signing_secret(self) -> str:
         return self.unsubscribe_secret or self.jwt_secret or ""
+
+    @property
+    def cancel_link_key(self) -> str:
+        return self.cancel_link_secret or self.jwt_secret or ""
 
     @property
     def webhook_schedule(self) -> tuple[timedelta, ...]:

@@ -48,14 +48,16 @@ _env.filters["datum"] = datum
 _env.filters["dag"] = dag
 
 SIGNUP_STATUS = {"SignupConfirmed": "confirmed", "SignupWaitlisted": "waitlisted", "SignupPromoted": "promoted",
-                 "SignupCancelled": "cancelled"}
+                 "SignupCancelled": "cancelled", "SignupActivityChanged": "changed"}
 _PARTICIPANT_SUBJECTS = {
     "confirmed": "Bevestiging van uw aanmelding: {title}", "waitlisted": "U staat op de wachtlijst: {title}",
     "promoted": "Er is plek voor u: {title}", "cancelled": "Uw aanmelding is geannuleerd: {title}",
+    "changed": "Gewijzigde tijd of plaats: {title}",
 }
 _ORGANISER_TEXT = {
     "confirmed": "Er is een nieuwe aanmelding", "waitlisted": "Er staat iemand nieuw op de wachtlijst",
     "promoted": "Iemand van de wachtlijst heeft een plek gekregen", "cancelled": "Er is een aanmelding geannuleerd",
+    "changed": "Een deelnemer is op de hoogte gebracht van een wijziging",
 }
 _ORDER_TEXT = {
     "OrderPlaced": "Wij hebben uw bestelling van het Kom erbij-pakket ontvangen.",

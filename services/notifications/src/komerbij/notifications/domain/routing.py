@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from komerbij.contracts.events.base import Event
 from komerbij.contracts.events.materials import OrderEvent, StockLow
 from komerbij.contracts.events.media import MentionRecorded
-from komerbij.contracts.events.registration import ActivityCancelled, ActivityPublished, SignupEvent
+from komerbij.contracts.events.registration import ActivityCancelled, ActivityPublished, SignupEvent, cancel_token
 from komerbij.runtime import reference
 
 # What a partner never receives about a sign-up: the participant's ways to be reached, and their cancel link.
@@ -79,3 +79,14 @@ def partner_view(event: Event) -> dict[str, object]:
     if isinstance(event, SignupEvent):
         return {k: v for k, v in data.items() if k not in PARTICIPANT_ONLY_FIELDS}
     return data
+
+
+def participant_view(data: dict[str, object], cancel_link_key: str) -> dict[str, object]:
+    """The event data for the participant's own mail: the cancel link gets its token only here, as the mail is
+    written (registration's events carry the link without it; see `contracts...registration.cancel_token`). A link
+    that already has one (an event from before) is left as it is."""
+    url = str(data.get("cancel_url") or "")
+    if not url or "token=" in url:
+        return data
+    token = cancel_token(cancel_link_key, str(data["signup_id"]))
+    return {**data, "cancel_url": f"{url}{'&' if '?' in url else '?'}token={token}"}

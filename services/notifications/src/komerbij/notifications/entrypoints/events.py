@@ -18,6 +18,7 @@ from komerbij.contracts.events.media import MentionRecorded
 from komerbij.contracts.events.registration import (
     ActivityCancelled,
     ActivityPublished,
+    SignupActivityChanged,
     SignupCancelled,
     SignupConfirmed,
     SignupPromoted,
@@ -28,7 +29,7 @@ from komerbij.runtime.consumer import EventContext, EventRouter
 
 ROUTED: tuple[type[Event], ...] = (
     ActivityPublished, ActivityCancelled, MentionRecorded,
-    SignupConfirmed, SignupWaitlisted, SignupPromoted, SignupCancelled,
+    SignupConfirmed, SignupWaitlisted, SignupPromoted, SignupCancelled, SignupActivityChanged,
     OrderPlaced, OrderConfirmed, OrderRejected, OrderPicking, OrderShipped, OrderDelivered, OrderCancelled,
     StockLow,
 )

@@ -37,7 +37,7 @@ from komerbij.notifications.adapters.deadletters import add_dead_letter
 from komerbij.notifications.adapters.mail import Mailer, MailSession, compose
 from komerbij.notifications.adapters.webhooks import post
 from komerbij.notifications.domain.retries import retry_delay
-from komerbij.notifications.domain.routing import partner_view
+from komerbij.notifications.domain.routing import participant_view, partner_view
 from komerbij.notifications.domain.signatures import unsubscribe_token, webhook_headers
 from komerbij.notifications.settings import Settings
 from komerbij.runtime.outbox import OutboxRows, add_event
@@ -179,6 +179,8 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
         return _Result("skipped", error="no address")
     if row["kind"] in ("signup", "activity", "mention") and not row["transactional"]:
         data = partner_view(BY_NAME[notice["event_type"]].model_validate(data))
+    elif row["kind"] == "signup":
+        data = participant_view(data, d.settings.cancel_link_key)
     message = compose(
         kind=row["kind"], event_name=notice["event_type"], data=data, to=to, greeting_name=greeting,
         message_id=row["message_id"], sender=d.settings.mail_from, unsubscribe_url=unsubscribe_url,

@@ -15,7 +15,7 @@ from komerbij.registration.domain.edition import AMSTERDAM
 _COLUMNS = """a.id, a.edition_year, a.status, a.title, a.description, a.category, a.starts_at, a.ends_at, a.venue,
     a.online_url, a.phone, a.municipality, a.province, a.target_groups, a.capacity, a.price_eur, a.accessibility,
     a.contact, a.kom_erbij, a.owner_subject, a.owner_municipality, a.owner_partner, a.reject_reason, a.sequence,
-    a.created_at, a.updated_at, a.published_at, a.seats_taken"""
+    a.created_at, a.updated_at, a.published_at, a.seats_taken, a.max_party_size"""
 
 
 def to_activity(row: asyncpg.Record) -> Activity:
@@ -30,7 +30,7 @@ def to_activity(row: asyncpg.Record) -> Activity:
         owner_municipality=row["owner_municipality"], owner_partner=row["owner_partner"],
         reject_reason=row["reject_reason"], sequence=row["sequence"], created_at=row["created_at"],
         updated_at=row["updated_at"], published_at=row["published_at"],
-        seats_taken=row["seats_taken"],
+        seats_taken=row["seats_taken"], max_party_size=row["max_party_size"],
     )
 
 
@@ -48,14 +48,15 @@ async def insert(conn: asyncpg.Connection, a: Activity) -> None:
         """INSERT INTO activities (id, edition_year, status, title, description, category, starts_at, ends_at,
                venue, venue_postcode, venue_house_number, online_url, phone, municipality, province, target_groups,
                capacity, price_eur, accessibility, contact, kom_erbij, owner_subject, owner_municipality,
-               owner_partner, search_text, published_at)
+               owner_partner, search_text, max_party_size, published_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                   $22, $23, $24, $25, CASE WHEN $3 = 'published' THEN now() END)""",
+                   $22, $23, $24, $25, $26, CASE WHEN $3 = 'published' THEN now() END)""",
         a.id, a.edition_year, a.status, a.title, a.description, a.category, a.starts_at, a.ends_at,
         _venue_json(a.venue), a.venue.postcode if a.venue else None,
         house_number(a.venue.street) if a.venue else None, a.online_url, a.phone, a.municipality, a.province,
         a.target_groups, a.capacity, a.price_eur, a.accessibility, _contact_json(a.contact), a.kom_erbij,
         a.owner_subject, a.owner_municipality, a.owner_partner, search_text(a.title, a.description),
+        a.max_party_size,
     )
 
 
@@ -66,7 +67,8 @@ async def save(conn: asyncpg.Connection, a: Activity) -> None:
                starts_at = $7, ends_at = $8, venue = $9, venue_postcode = $10, venue_house_number = $11,
                online_url = $12, phone = $13, municipality = $14, province = $15, target_groups = $16,
                capacity = $17, price_eur = $18, accessibility = $19, contact = $20, kom_erbij = $21,
-               reject_reason = $22, search_text = $23, sequence = sequence + 1, updated_at = now(),
+               reject_reason = $22, search_text = $23, max_party_size = $24, sequence = sequence + 1,
+               updated_at = now(),
                published_at = CASE WHEN $3 = 'published' THEN coalesce(published_at, now()) ELSE published_at END,
                cancelled_at = CASE WHEN $3 = 'cancelled' THEN now() END
            WHERE id = $1""",
@@ -74,7 +76,7 @@ async def save(conn: asyncpg.Connection, a: Activity) -> None:
         _venue_json(a.venue), a.venue.postcode if a.venue else None,
         house_number(a.venue.street) if a.venue else None, a.online_url, a.phone, a.municipality, a.province,
         a.target_groups, a.capacity, a.price_eur, a.accessibility, _contact_json(a.contact), a.kom_erbij,
-        a.reject_reason, search_text(a.title, a.description),
+        a.reject_reason, search_text(a.title, a.description), a.max_party_size,
     )
 
 
@@ -85,6 +87,11 @@ async def get(conn: asyncpg.Connection, activity_id: str, *, lock: bool = False)
         f"SELECT {_COLUMNS} FROM activities a WHERE a.id = $1{' FOR UPDATE' if lock else ''}", activity_id
     )
     return to_activity(row) if row else None
+
+
+async def get_many(conn: asyncpg.Connection, activity_ids: list[str]) -> dict[str, Activity]:
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM activities a WHERE a.id = ANY($1::uuid[])", activity_ids)
+    return {a.id: a for a in map(to_activity, rows)}
 
 
 # One statement, and the row lock in every case. If the activity takes sign-ups and the party fits, `claimed`
@@ -188,6 +195,23 @@ async def calendar(conn: asyncpg.Connection, municipality: str | None) -> list[A
         municipality,
     )
     return [to_activity(r) for r in rows]
+
+
+async def of_organisation(
+    conn: asyncpg.Connection, organisation: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[tuple[Activity, int]], int]:
+    """An organisation's activities (all of them for None: admins), soonest first, each with its waitlist length;
+    and how many there are in all."""
+    where = "($1::text IS NULL OR a.owner_organisation = $1) AND ($2::text IS NULL OR a.status = $2)"
+    total = await conn.fetchval(f"SELECT count(*) FROM activities a WHERE {where}", organisation, status)
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS},
+                   (SELECT count(*) FROM signups s WHERE s.activity_id = a.id AND s.status = 'waitlisted')::int
+                       AS waitlisted
+            FROM activities a WHERE {where} ORDER BY a.starts_at, a.id LIMIT $3 OFFSET $4""",
+        organisation, status, limit, offset,
+    )
+    return [(to_activity(r), r["waitlisted"]) for r in rows], total
 
 
 async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-from komerbij.registration.domain.signup import Signup
+from komerbij.registration.domain.signup import Signup, email_key, phone_key
 from komerbij.registration.domain.waitlist import Waiting
 
 _COLUMNS = "id, activity_id, status, party_size, name, email, phone, token_hashes, created_at"
@@ -23,20 +23,25 @@ def _signup(row: asyncpg.Record) -> Signup:
 
 async def insert(conn: asyncpg.Connection, s: Signup, consent_at: datetime) -> int | None:
     """Store a new sign-up; for a waitlisted one, returns its place in the queue (1 = next), counted in the same
-    statement. The new row comes last: sign-ups of one activity are inserted one at a time, under its row lock."""
-    args = (s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes)
+    statement. The new row comes last: sign-ups of one activity are inserted one at a time, under its row lock.
+
+    An address or number that already has an active sign-up for the activity raises `UniqueViolationError`
+    (constraint `signups_one_per_email` / `signups_one_per_phone`): the database, not a check before, decides."""
+    args = (s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes,
+            email_key(s.email), phone_key(s.phone))
     if s.status != "waitlisted":
-        await conn.execute(f"{_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", *args)
+        await conn.execute(f"{_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", *args)
         return None
     # The count does not see the row the same statement inserts (one snapshot), hence + 1.
     return await conn.fetchval(
-        f"""WITH new AS ({_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+        f"""WITH new AS ({_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
             SELECT count(*) + 1 FROM signups WHERE activity_id = $2 AND status = 'waitlisted'""",
         *args,
     )
 
 
-_INSERT = "INSERT INTO signups (id, activity_id, status, party_size, name, email, phone, consent_at, token_hashes)"
+_INSERT = """INSERT INTO signups (id, activity_id, status, party_size, name, email, phone, consent_at, token_hashes,
+                                 email_key, phone_key)"""
 
 
 async def get(conn: asyncpg.Connection, signup_id: str) -> Signup | None:
@@ -45,7 +50,12 @@ async def get(conn: asyncpg.Connection, signup_id: str) -> Signup | None:
 
 
 async def add_token(conn: asyncpg.Connection, signup_id: str, digest: bytes) -> None:
-    await conn.execute("UPDATE signups SET token_hashes = token_hashes || $2::bytea WHERE id = $1", signup_id, digest)
+    """Remember another cancel token's hash (once: a promotion mail usually repeats the sign-up's own link)."""
+    await conn.execute(
+        """UPDATE signups SET token_hashes = token_hashes || $2::bytea
+           WHERE id = $1 AND NOT $2::bytea = ANY(token_hashes)""",
+        signup_id, digest,
+    )
 
 
 async def waitlist(conn: asyncpg.Connection, activity_id: str) -> list[Waiting]:
@@ -83,7 +93,7 @@ async def cancel(conn: asyncpg.Connection, signup_id: str) -> None:
                SELECT id, activity_id, status, party_size FROM signups WHERE id = $1
            ), cancelled AS (
                UPDATE signups s SET status = 'cancelled', cancelled_at = now(), name = NULL, email = NULL,
-                   phone = NULL, token_hashes = '{}'
+                   phone = NULL, email_key = NULL, phone_key = NULL, token_hashes = '{}'
                FROM before WHERE s.id = before.id
                RETURNING before.activity_id, before.status AS was, before.party_size
            )
@@ -110,7 +120,8 @@ async def participants(conn: asyncpg.Connection, activity_id: str) -> list[Signu
 async def purge_editions(conn: asyncpg.Connection, years: list[int]) -> int:
     """Erase participants' contact details of the given editions' activities; returns how many sign-ups."""
     result = await conn.execute(
-        """UPDATE signups s SET name = NULL, email = NULL, phone = NULL, token_hashes = '{}', purged_at = now()
+        """UPDATE signups s SET name = NULL, email = NULL, phone = NULL, email_key = NULL, phone_key = NULL,
+               token_hashes = '{}', purged_at = now()
            FROM activities a
            WHERE a.id = s.activity_id AND a.edition_year = ANY($1::int[]) AND s.purged_at IS NULL""",
         years,

@@ -33,6 +33,15 @@ TARGET_GROUPS: dict[str, str] = {
     "vrijwilligers": "Vrijwilligers",
     "professionals": "Professionals",
 }
+# What the public reads about an activity and could be misled by: a change of these by an organiser who is not
+# trusted waits for a moderator while the activity is published (phone: how to join a remote activity, like a link).
+HELD_FIELDS: tuple[str, ...] = ("title", "description", "starts_at", "ends_at", "venue", "online_url", "phone",
+                                "contact")
+# A change of these is news for everyone who signed up.
+TIME_AND_PLACE: tuple[str, ...] = ("starts_at", "ends_at", "venue", "online_url", "phone")
+DEFAULT_MAX_PARTY_SIZE = 4
+MAX_PARTY_SIZE = 20
+
 ACCESSIBILITY: dict[str, str] = {
     "wheelchair": "Rolstoeltoegankelijk",
     "hearing_loop": "Ringleiding",
@@ -88,6 +97,14 @@ class Activity:
     updated_at: datetime | None = None
     published_at: datetime | None = None
     seats_taken: int = 0  # places held by confirmed sign-ups, as read from the database
+    max_party_size: int = DEFAULT_MAX_PARTY_SIZE  # largest party one sign-up may bring, set by the organiser
+
+    @property
+    def owner_organisation(self) -> str | None:
+        """Who owns it: the organisation its organiser acted for (see `Principal.organisation`), not the person."""
+        if self.owner_municipality:
+            return self.owner_municipality
+        return f"partner:{self.owner_partner}" if self.owner_partner else None
 
     @property
     def online(self) -> bool:

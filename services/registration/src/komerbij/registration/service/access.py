@@ -10,11 +10,19 @@ from komerbij.runtime.http import ProblemError
 
 
 def owns(principal: Principal | None, a: Activity) -> bool:
-    return principal is not None and (principal.is_admin or principal.subject == a.owner_subject)
+    """Organisations own activities, people act for them: every organiser of the owning organisation (a colleague
+    on holiday is covered), nobody else but admins. The token subject plays no part (it may recur elsewhere)."""
+    if principal is None:
+        return False
+    if principal.is_admin:
+        return True
+    return (principal.role == "organiser" and principal.organisation is not None
+            and principal.organisation == a.owner_organisation)
 
 
 def can_see(principal: Principal | None, a: Activity) -> bool:
-    """Published and cancelled activities are public; drafts and rejections only for their owner and moderators."""
+    """Published and cancelled activities are public; drafts and rejections only for their organisation and
+    moderators."""
     if a.status == "published" or (a.status == "cancelled" and a.published_at is not None):
         return True
     return owns(principal, a) or (principal is not None and principal.role == "moderator")
@@ -29,7 +37,14 @@ def require_owner(principal: Principal, a: Activity) -> None:
         return
     if not can_see(principal, a):
         raise not_found()  # a draft of someone else: its existence does not leak
-    raise ProblemError(403, "Geen toegang", "Only the organiser who registered this activity may do this.")
+    raise ProblemError(403, "Geen toegang", "Only organisers of the organisation this activity belongs to may do this.")
+
+
+def organisation_of(principal: Principal) -> str:
+    """The organisation an organiser acts for; a token naming none can own nothing."""
+    if principal.organisation is None:
+        raise ProblemError(403, "Geen toegang", "The token names neither a municipality nor a national partner.")
+    return principal.organisation
 
 
 def municipality_for(principal: Principal, requested: str | None) -> str | None:

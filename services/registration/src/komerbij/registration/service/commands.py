@@ -8,9 +8,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
-from komerbij.registration.domain.activity import ACCESSIBILITY, CATEGORIES, TARGET_GROUPS
+from komerbij.registration.domain.activity import (
+    ACCESSIBILITY,
+    CATEGORIES,
+    DEFAULT_MAX_PARTY_SIZE,
+    MAX_PARTY_SIZE,
+    TARGET_GROUPS,
+)
 from komerbij.registration.domain.address import normalize_postcode
 from komerbij.registration.domain.edition import AMSTERDAM
+from komerbij.registration.domain.signup import check_name
+from komerbij.runtime import reference
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{7,20}$")
@@ -80,6 +88,8 @@ class ActivityFields(BaseModel):
     municipality: str | None = Field(None, description="CBS code (GM + 4 digits); null = national/online")
     target_groups: list[TargetGroup] = Field(min_length=1)
     capacity: int | None = Field(None, ge=1, le=100_000, description="None = unlimited")
+    max_party_size: int = Field(DEFAULT_MAX_PARTY_SIZE, ge=1, le=MAX_PARTY_SIZE,
+                                description="Most people one sign-up may bring (the participant included)")
     price_eur: float = Field(0, ge=0, le=10_000)
     accessibility: list[Accessibility] = Field(default_factory=list)
     contact: ContactIn
@@ -101,10 +111,10 @@ class Rejection(BaseModel):
 class SignupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[Text, Field(max_length=200)]
+    name: Annotated[Text, Field(max_length=100), AfterValidator(check_name)]
     email: Email = None
     phone: Phone = None
-    party_size: int = Field(1, ge=1, le=20)
+    party_size: int = Field(1, ge=1, le=MAX_PARTY_SIZE, description="At most the activity's `max_party_size`")
     consent: bool
 
 
@@ -114,5 +124,16 @@ class EditionRequest(BaseModel):
     ends_on: date
 
 
+def _organisation(value: str) -> str:
+    """A municipality by CBS code, or a national partner as `partner:<id>` (as `Principal.organisation` names it)."""
+    if value.startswith("partner:") and value.removeprefix("partner:").strip():
+        return value
+    if reference.municipality(value) is None:
+        raise ValueError("geef een CBS-code (bv. GM0363) of partner:<id> van een landelijke partner")
+    return value
+
+
 class TrustRequest(BaseModel):
+    organisation: Annotated[str, AfterValidator(_organisation), Field(
+        examples=["GM0363", "partner:zonnebloem"], description="The organisation the person is trusted to act for")]
     note: str | None = Field(None, max_length=500)

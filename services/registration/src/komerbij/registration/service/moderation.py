@@ -1,4 +1,5 @@
-"""The moderators' side: the queue with possible venue clashes, and which organisers are trusted."""
+"""The moderators' side: the queue (new activities with possible venue clashes, held edits with their difference),
+and which organisers are trusted (a person acting for an organisation)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from komerbij.registration.adapters import activities, trust
+from komerbij.registration.adapters import activities, edits, trust
 from komerbij.registration.domain.activity import Activity
+from komerbij.registration.domain.edit import HeldEdit
 from komerbij.runtime.auth import Principal
 from komerbij.runtime.service import Runtime
 
@@ -18,9 +20,23 @@ class QueueItem:
     clashes: list[asyncpg.Record]
 
 
+@dataclass(frozen=True)
+class HeldItem:
+    edit: HeldEdit
+    activity: Activity  # the approved version, which the public sees meanwhile
+
+
 async def queue(rt: Runtime) -> list[QueueItem]:
     async with rt.pool.acquire() as conn:
         return [QueueItem(a, c) for a, c in await activities.moderation_queue(conn)]
+
+
+async def held_edits(rt: Runtime) -> list[HeldItem]:
+    """Pending held edits, oldest first."""
+    async with rt.pool.acquire() as conn:
+        pending = await edits.queue(conn)
+        approved = await activities.get_many(conn, [e.activity_id for e in pending])
+    return [HeldItem(e, approved[e.activity_id]) for e in pending]
 
 
 async def trusted(rt: Runtime) -> list[asyncpg.Record]:
@@ -28,11 +44,11 @@ async def trusted(rt: Runtime) -> list[asyncpg.Record]:
         return await trust.all_trusted(conn)
 
 
-async def set_trusted(rt: Runtime, principal: Principal, subject: str, note: str | None) -> None:
+async def set_trusted(rt: Runtime, principal: Principal, organisation: str, subject: str, note: str | None) -> None:
     async with rt.uow() as uow:
-        await trust.trust(uow.conn, subject, note, principal.subject)
+        await trust.trust(uow.conn, organisation, subject, note, principal.subject)
 
 
-async def unset_trusted(rt: Runtime, subject: str) -> bool:
+async def unset_trusted(rt: Runtime, subject: str, organisation: str | None) -> bool:
     async with rt.uow() as uow:
-        return await trust.distrust(uow.conn, subject)
+        return await trust.distrust(uow.conn, subject, organisation)

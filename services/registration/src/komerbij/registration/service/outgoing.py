@@ -32,11 +32,12 @@ def activity_event(cls: type[A], a: Activity, base_url: str, **extra: object) ->
     )
 
 
-def signup_event(cls: type[S], s: Signup, a: Activity, base_url: str, token: str | None, **extra: object) -> S:
+def signup_event(cls: type[S], s: Signup, a: Activity, base_url: str, **extra: object) -> S:
+    """The cancel link goes without its token: notifications derives it when writing the mail (`tokens`)."""
     return cls(
         signup_id=s.id, activity_id=a.id, activity_title=a.title, starts_at=a.starts_at, ends_at=a.ends_at,
         municipality=a.municipality, location=a.location, name=s.name or "", email=s.email, phone=s.phone,
-        party_size=s.party_size, cancel_url=cancel_url(base_url, s.id, token),
+        party_size=s.party_size, cancel_url=cancel_url(base_url, s.id, None),
         owner_municipality=a.owner_municipality, owner_partner_id=a.owner_partner,
         activity_url=activity_url(base_url, a.id), **extra,
     )

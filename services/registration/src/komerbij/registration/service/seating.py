@@ -11,19 +11,19 @@ from komerbij.registration.adapters import activities, signups
 from komerbij.registration.domain import waitlist
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.service.outgoing import signup_event
-from komerbij.registration.service.tokens import new_token
+from komerbij.registration.service.tokens import link_token
 from komerbij.runtime.service import UnitOfWork
 
 
-async def fill_free_seats(uow: UnitOfWork, a: Activity, base_url: str) -> list[str]:
+async def fill_free_seats(uow: UnitOfWork, a: Activity, base_url: str, key: str) -> list[str]:
     taken = await activities.seats_taken(uow.conn, a.id)  # the counter as it is now, not as when `a` was read
     chosen = waitlist.promote(a.capacity, taken, await signups.waitlist(uow.conn, a.id))
     if not chosen:
         return []
     promoted = await signups.promote(uow.conn, [w.signup_id for w in chosen])
     for s in promoted:
-        # Only hashes are stored, so the promotion mail gets a fresh cancel link (the earlier one keeps working).
-        token, digest = new_token()
+        # The promotion mail repeats the sign-up's link; its hash is added only if the key changed since.
+        _, digest = link_token(key, s.id)
         await signups.add_token(uow.conn, s.id, digest)
-        await uow.emit(signup_event(ev.SignupPromoted, s, a, base_url, token))
+        await uow.emit(signup_event(ev.SignupPromoted, s, a, base_url))
     return [s.id for s in promoted]

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
+
 from komerbij.contracts.events import registration as ev
 from komerbij.registration.adapters import activities, signups
 from komerbij.registration.domain import waitlist
@@ -22,7 +24,8 @@ from komerbij.registration.service import access, seating
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import signup_event
 from komerbij.registration.service.problems import invalid
-from komerbij.registration.service.tokens import matches, new_token
+from komerbij.registration.service.tokens import link_token, matches
+from komerbij.registration.settings import settings_of
 from komerbij.runtime.auth import Principal
 from komerbij.runtime.http import ProblemError, field_errors
 from komerbij.runtime.service import Runtime
@@ -53,28 +56,57 @@ def _open_for_signups(a: Activity | None, now: datetime) -> Activity:
     return a
 
 
+_ALREADY = {
+    "signups_one_per_email": ("email", "dit e-mailadres"),
+    "signups_one_per_phone": ("phone", "dit telefoonnummer"),
+}
+
+
+def _already_signed_up(exc: asyncpg.UniqueViolationError) -> ProblemError:
+    field, what = _ALREADY[exc.constraint_name or ""]
+    message = (f"Met {what} is al iemand aangemeld voor deze activiteit. In de bevestigingsmail van die aanmelding "
+               "staat de link om af te melden of de aanmelding te annuleren.")
+    return ProblemError(409, "U bent al aangemeld", message, errors=[{"field": field, "message": message}])
+
+
 async def sign_up(rt: Runtime, activity_id: str, req: SignupRequest) -> Placed:
+    """One active sign-up per e-mail address and per phone number for an activity: a second is refused (409) by
+    the database's unique indexes, so two at the same moment cannot both get in; the first stays as it was."""
     _check_request(req)
-    base = rt.settings.public_base_url
+    try:
+        return await _sign_up(rt, activity_id, req)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name not in _ALREADY:
+            raise
+        raise _already_signed_up(exc) from None
+
+
+async def _sign_up(rt: Runtime, activity_id: str, req: SignupRequest) -> Placed:
+    settings = settings_of(rt)
+    base = settings.public_base_url
     async with rt.uow() as uow:
         now = rt.clock.now()
         # Counts the party's seats if they are free, and locks the activity's row either way.
         found, claimed = await activities.claim_seats(uow.conn, activity_id, req.party_size, now)
         a = _open_for_signups(found, now)
+        if req.party_size > a.max_party_size:  # raising rolls the seats just counted back
+            raise invalid("party_size", f"u kunt zich voor deze activiteit met hooguit {a.max_party_size} "
+                          f"{'persoon' if a.max_party_size == 1 else 'personen'} aanmelden")
         if not claimed and waitlist.place(a.capacity, a.seats_taken, req.party_size) == "confirmed":
             # Seats came free (a cancellation) between the conditional update and the lock: take them, as before.
             found, claimed = await activities.claim_seats(uow.conn, activity_id, req.party_size, now)
             assert found is not None and claimed
             a = found
         status: Placement = "confirmed" if claimed else "waitlisted"
-        token, digest = new_token()
-        s = Signup(id=str(uuid.uuid4()), activity_id=a.id, status=status, party_size=req.party_size, name=req.name,
+        signup_id = str(uuid.uuid4())
+        token, digest = link_token(settings.cancel_link_key, signup_id)
+        s = Signup(id=signup_id, activity_id=a.id, status=status, party_size=req.party_size, name=req.name,
                    email=req.email, phone=req.phone, token_hashes=[digest], created_at=now)
         position = await signups.insert(uow.conn, s, consent_at=now)
         if status == "confirmed":
-            await uow.emit(signup_event(ev.SignupConfirmed, s, a, base, token))
+            await uow.emit(signup_event(ev.SignupConfirmed, s, a, base))
         else:
-            await uow.emit(signup_event(ev.SignupWaitlisted, s, a, base, token, waitlist_position=position))
+            await uow.emit(signup_event(ev.SignupWaitlisted, s, a, base, waitlist_position=position))
     return Placed(s, token, position)
 
 
@@ -100,7 +132,8 @@ async def cancel(rt: Runtime, signup_id: str, token: str) -> tuple[Signup, list[
     s = await _authorised(rt, signup_id, token)
     if s.status == "cancelled":
         return s, []
-    base = rt.settings.public_base_url
+    settings = settings_of(rt)
+    base = settings.public_base_url
     async with rt.uow() as uow:
         a = await activities.get(uow.conn, s.activity_id, lock=True)
         assert a is not None
@@ -109,9 +142,9 @@ async def cancel(rt: Runtime, signup_id: str, token: str) -> tuple[Signup, list[
         if s.status == "cancelled":
             return s, []
         was_confirmed = s.status == "confirmed"
-        await uow.emit(signup_event(ev.SignupCancelled, s, a, base, None, reason="participant"))
+        await uow.emit(signup_event(ev.SignupCancelled, s, a, base, reason="participant"))
         await signups.cancel(uow.conn, s.id)
-        promoted = await seating.fill_free_seats(uow, a, base) if was_confirmed else []
+        promoted = await seating.fill_free_seats(uow, a, base, settings.cancel_link_key) if was_confirmed else []
         s = await signups.get(uow.conn, signup_id)
     assert s is not None
     return s, promoted

@@ -1,22 +1,36 @@
-"""HTTP routes of activities: submit, view, edit, cancel, moderate, and the single-activity calendar file."""
+"""HTTP routes of activities: submit, view, edit, cancel, moderate (new activities and held edits), the organisation's
+own list, and the single-activity calendar file."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from komerbij.registration.adapters import calendar
+from komerbij.registration.domain.activity import Activity
 from komerbij.registration.entrypoints.api.caller import optional_principal
-from komerbij.registration.entrypoints.api.representation import activity_json, checked_id, local
+from komerbij.registration.entrypoints.api.representation import (
+    activity_json,
+    checked_id,
+    edit_json,
+    local,
+    manages,
+)
 from komerbij.registration.service import access, activities, moderation
 from komerbij.registration.service.commands import ActivityFields, Rejection
 from komerbij.registration.service.outgoing import activity_url
 from komerbij.runtime.auth import Principal, require
-from komerbij.runtime.service import runtime_of
+from komerbij.runtime.service import Runtime, runtime_of
 
 router = APIRouter(tags=["activities"])
 ICS = "text/calendar; charset=utf-8"
+
+
+async def _json(rt: Runtime, a: Activity, principal: Principal | None) -> dict[str, Any]:
+    """One activity as this caller may see it; those who manage it also get its latest held edit."""
+    held = (await activities.latest_edits(rt, [a.id])).get(a.id) if manages(principal, a) else None
+    return activity_json(a, rt.settings.public_base_url, principal, held)
 
 
 @router.post("/v1/activities", status_code=201, summary="Register an activity (organiser)")
@@ -49,33 +63,56 @@ async def view(
     activity_id: str, request: Request, principal: Principal | None = Depends(optional_principal)
 ) -> dict[str, Any]:
     rt = runtime_of(request)
-    a = await activities.view(rt, principal, checked_id(activity_id))
-    return activity_json(a, rt.settings.public_base_url, principal)
+    return await _json(rt, await activities.view(rt, principal, checked_id(activity_id)), principal)
 
 
-@router.patch("/v1/activities/{activity_id}", summary="Change an activity (its organiser)")
+@router.patch("/v1/activities/{activity_id}", summary="Change an activity (its organisation)")
 async def edit(
     activity_id: str, request: Request, changes: dict[str, Any] = Body(..., examples=[{"capacity": 20}]),
     principal: Principal = require("organiser"),
 ) -> dict[str, Any]:
+    """On a published activity, a change by an organiser who is not trusted to the title, description, times,
+    venue, online URL, phone or contact waits for a moderator (`held_edit`); the response, like the agenda, shows
+    the approved version meanwhile. Other fields change at once."""
     rt = runtime_of(request)
-    a = await activities.edit(rt, principal, checked_id(activity_id), changes)
-    return activity_json(a, rt.settings.public_base_url, principal)
+    return await _json(rt, await activities.edit(rt, principal, checked_id(activity_id), changes), principal)
 
 
-@router.post("/v1/activities/{activity_id}/cancel", summary="Call an activity off (its organiser)")
+@router.post("/v1/activities/{activity_id}/cancel", summary="Call an activity off (its organisation)")
 async def cancel(activity_id: str, request: Request, principal: Principal = require("organiser")) -> dict[str, Any]:
     rt = runtime_of(request)
-    a = await activities.cancel(rt, principal, checked_id(activity_id))
-    return activity_json(a, rt.settings.public_base_url, principal)
+    return await _json(rt, await activities.cancel(rt, principal, checked_id(activity_id)), principal)
 
 
-@router.get("/v1/moderation/queue", tags=["moderation"], summary="Submitted activities awaiting a moderator")
-async def queue(request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
+@router.get("/v1/organisation/activities", summary="The activities of the caller's organisation (organiser)")
+async def organisation_activities(
+    request: Request,
+    status: Literal["submitted", "published", "rejected", "cancelled"] | None = Query(None),
+    organisation: str | None = Query(None, description="Admins: GM code or partner:<id> (default: all)"),
+    page: int = Query(1, ge=1, le=10_000),
+    page_size: int = Query(50, ge=1, le=200),
+    principal: Principal = require("organiser"),
+) -> dict[str, Any]:
+    """Every organiser of an organisation sees all its activities, with seats taken, the waitlist and held edits."""
     rt = runtime_of(request)
+    found, total = await activities.of_organisation(rt, principal, organisation, status, page, page_size)
+    held = await activities.latest_edits(rt, [a.id for a, _ in found])
+    base = rt.settings.public_base_url
+    items = [{**activity_json(a, base, principal, held.get(a.id)), "waitlist_count": waiting}
+             for a, waiting in found]
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/v1/moderation/queue", tags=["moderation"],
+            summary="New activities and held edits awaiting a moderator")
+async def queue(request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
+    """`items`: submitted activities (with venue clashes); `edits`: held edits of published activities, each with
+    the approved version and, per field, the approved and the proposed value."""
+    rt = runtime_of(request)
+    base = rt.settings.public_base_url
     items = []
     for item in await moderation.queue(rt):
-        body = activity_json(item.activity, rt.settings.public_base_url, principal)
+        body = activity_json(item.activity, base, principal)
         body["clash"] = bool(item.clashes)
         body["clashes"] = [
             {"id": str(c["id"]), "title": c["title"], "status": c["status"], "starts_at": local(c["starts_at"]),
@@ -83,14 +120,15 @@ async def queue(request: Request, principal: Principal = require("moderator")) -
             for c in item.clashes
         ]
         items.append(body)
-    return {"items": items, "total": len(items)}
+    held = [{**edit_json(h.activity, h.edit), "activity": activity_json(h.activity, base, principal)}
+            for h in await moderation.held_edits(rt)]
+    return {"items": items, "total": len(items), "edits": held}
 
 
 @router.post("/v1/activities/{activity_id}/publish", tags=["moderation"], summary="Approve for the agenda")
 async def publish(activity_id: str, request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
     rt = runtime_of(request)
-    a = await activities.publish(rt, checked_id(activity_id))
-    return activity_json(a, rt.settings.public_base_url, principal)
+    return await _json(rt, await activities.publish(rt, checked_id(activity_id)), principal)
 
 
 @router.post("/v1/activities/{activity_id}/reject", tags=["moderation"], summary="Reject, with a reason")
@@ -98,5 +136,22 @@ async def reject(
     activity_id: str, body: Rejection, request: Request, principal: Principal = require("moderator")
 ) -> dict[str, Any]:
     rt = runtime_of(request)
-    a = await activities.reject(rt, checked_id(activity_id), body.reason)
-    return activity_json(a, rt.settings.public_base_url, principal)
+    return await _json(rt, await activities.reject(rt, checked_id(activity_id), body.reason), principal)
+
+
+@router.post("/v1/moderation/edits/{edit_id}/approve", tags=["moderation"],
+             summary="Approve a held edit: it becomes the public version")
+async def approve_edit(edit_id: str, request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
+    rt = runtime_of(request)
+    a = await activities.approve_edit(rt, principal, checked_id(edit_id, "held edit"))
+    return await _json(rt, a, principal)
+
+
+@router.post("/v1/moderation/edits/{edit_id}/reject", tags=["moderation"],
+             summary="Reject a held edit, with a reason: the approved version stays")
+async def reject_edit(
+    edit_id: str, body: Rejection, request: Request, principal: Principal = require("moderator")
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    a = await activities.reject_edit(rt, principal, checked_id(edit_id, "held edit"), body.reason)
+    return await _json(rt, a, principal)

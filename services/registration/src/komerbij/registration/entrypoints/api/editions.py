@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from komerbij.registration.domain.edition import Edition
 from komerbij.registration.service import editions, moderation
@@ -38,22 +38,30 @@ async def set_edition(
 
 @router.get("/v1/trusted-organisers", tags=["moderation"], summary="Organisers who publish without moderation")
 async def list_trusted(request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
+    """`organisation` null: an entry from before trust was per organisation that could not be placed; it has no
+    effect until it is set again with an organisation."""
     rows = await moderation.trusted(runtime_of(request))
-    return {"items": [{"subject": r["subject"], "note": r["note"], "added_by": r["added_by"],
-                       "added_at": r["added_at"].isoformat()} for r in rows]}
+    return {"items": [{"subject": r["subject"], "organisation": r["organisation"], "note": r["note"],
+                       "added_by": r["added_by"], "added_at": r["added_at"].isoformat()} for r in rows]}
 
 
-@router.put("/v1/trusted-organisers/{subject}", tags=["moderation"], summary="Trust an organiser (by token subject)")
+@router.put("/v1/trusted-organisers/{subject}", tags=["moderation"],
+            summary="Trust an organiser (token subject) acting for one organisation")
 async def trust(
-    subject: str, request: Request, body: TrustRequest | None = None, principal: Principal = require("moderator")
+    subject: str, body: TrustRequest, request: Request, principal: Principal = require("moderator")
 ) -> dict[str, Any]:
-    await moderation.set_trusted(runtime_of(request), principal, subject, body.note if body else None)
-    return {"subject": subject, "trusted": True}
+    """Trust is given to a person for one organisation (a GM code or `partner:<id>`): the same subject acting for
+    another organisation is not trusted there."""
+    await moderation.set_trusted(runtime_of(request), principal, body.organisation, subject, body.note)
+    return {"subject": subject, "organisation": body.organisation, "trusted": True}
 
 
 @router.delete("/v1/trusted-organisers/{subject}", tags=["moderation"], status_code=204,
-               summary="Stop trusting an organiser")
-async def distrust(subject: str, request: Request, principal: Principal = require("moderator")) -> Response:
-    if not await moderation.unset_trusted(runtime_of(request), subject):
+               summary="Stop trusting an organiser (for one organisation, or everywhere)")
+async def distrust(
+    subject: str, request: Request, organisation: str | None = Query(None, description="Default: every one"),
+    principal: Principal = require("moderator"),
+) -> Response:
+    if not await moderation.unset_trusted(runtime_of(request), subject, organisation or None):
         raise ProblemError(404, "Niet gevonden", "This organiser is not on the trusted list.")
     return Response(status_code=204)

@@ -182,7 +182,7 @@ async def test_a_signup_is_begin_three_statements_commit(svc: RunningService, mo
     for expected in ("confirmed", "waitlisted"):
         counting = _CountingPool(svc.runtime.pool)
         monkeypatch.setattr(svc.runtime, "uow", lambda c=counting: UnitOfWork(c, svc.runtime.source))
-        signup = await sign_up(svc, activity_id, name="Tweede", party_size=1 if expected == "confirmed" else 2)
+        signup = await sign_up(svc, activity_id, name=expected, party_size=1 if expected == "confirmed" else 2)
         await asyncio.sleep(0.05)  # query loggers are called soon after, not during
         assert signup["status"] == expected
         kinds = [s.split()[0] for s in counting.statements]

@@ -1,0 +1,353 @@
+"""The batch consumer under ordinary faults: a database outage, records Kafka allows but nobody expects, a slow first
+event, a failing commit. Every record is applied once or dead-lettered once, never skipped and never both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from probe import effects, spec
+from support.infra import Infra
+from support.kafka import cloudevent, read_topic, start_group_at_end
+from support.services import RunningService, eventually, running, settings_env
+
+from komerbij.contracts.events.materials import StockAdjusted
+from komerbij.runtime import consumer
+
+TOPIC, DLQ = "materials.stock", "materials.stock.dlq"
+Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]
+
+
+def adjusted(key: str, n: int, run: str) -> StockAdjusted:
+    return StockAdjusted(sku=key, name="probe", stock_on_hand=n, reserved=0, delta=1, reason=run)
+
+
+def message(n: int, run: str, key: str = "k") -> Message:
+    value, headers = cloudevent(adjusted(key, n, run))
+    return key.encode(), value, headers
+
+
+def header(record: ConsumerRecord, name: str) -> bytes | None:
+    """The raw value (None for a null header or none at all): the records here carry values that do not decode."""
+    return next((value for key, value in record.headers or () if key == name), None)
+
+
+def text(record: ConsumerRecord, name: str) -> str:
+    value = header(record, name)
+    return value.decode() if value is not None else ""
+
+
+def event_id(msg: Message) -> str:
+    return next(v.decode() for k, v in msg[2] if k == "ce_id" and v is not None)
+
+
+def origin(record: ConsumerRecord) -> tuple[int, int]:
+    """Where a dead letter came from: (partition, offset) of the original record."""
+    return int(text(record, "dlq_partition")), int(text(record, "dlq_offset"))
+
+
+async def produce(bootstrap: str, topic: str, messages: list[Message]) -> list[tuple[int, int]]:
+    """Send in order, wait for all acks; returns each record's (partition, offset) to find it on the DLQ later."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k, headers=h) for k, v, h in messages]
+        sent = await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return [(meta.partition, meta.offset) for meta in sent]
+
+
+async def applied(svc: RunningService, run: str, count: int) -> list[int]:
+    ns = [n for _, _, n in await effects(svc.runtime, run)]
+    return ns if len(ns) >= count else []
+
+
+async def dead_letters_of(bootstrap: str, origins: set[tuple[int, int]], count: int) -> list[ConsumerRecord]:
+    """The DLQ records whose originals are `origins`, read to the DLQ's end once `count` of them are there."""
+    return await read_topic(
+        bootstrap, DLQ, keep=lambda r: text(r, "dlq_topic") == TOPIC and origin(r) in origins,
+        until=lambda rs: len(rs) >= count, to_end=True, timeout=45,
+    )
+
+
+def value_of(metric: Any) -> float:
+    return metric._value.get()
+
+
+def infrastructure_errors(svc: RunningService) -> float:
+    family = getattr(svc.runtime.metrics, "consumer_infrastructure_errors", None)
+    if family is None:  # the code before this metric existed
+        return 0.0
+    return sum(sample.value for metric in family.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))
+
+
+@asynccontextmanager
+async def database_refusing_connections(admin_dsn: str, database: str) -> AsyncIterator[None]:
+    """What a failover looks like to a client: its sessions are cut and new ones refused until the database is back."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database)
+        try:
+            yield
+        finally:
+            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+
+async def group_members(bootstrap: str, group: str) -> set[str]:
+    """Member ids of a consumer group: a consumer dropped for exceeding max.poll.interval.ms rejoins under a new one."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    groups = [g for response in responses for g in response.to_object()["groups"]]
+    return {member["member_id"] for g in groups for member in g["members"]}
+
+
+OUTAGE_SECONDS = 25.0
+MAX_POLL_INTERVAL_MS = 10_000  # the test's own, so that an outage of 2.5 times it fits a test
+
+
+async def test_events_consumed_during_a_database_outage_are_all_applied_once_in_order_and_none_dead_lettered(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failover cuts the consumer's sessions and refuses new ones for 25 s, 2.5 times max.poll.interval.ms.
+
+    Nothing is charged to an event: no retry, no dead letter; /readyz says not ready while PostgreSQL is away; the
+    consumer stays in its group all along (the same member id before and after), and once PostgreSQL is back every
+    event is applied, once, in the partition's order.
+    """
+    monkeypatch.setattr(consumer, "MAX_POLL_INTERVAL_MS", MAX_POLL_INTERVAL_MS, raising=False)
+    run = f"outage-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    dsn = infra.new_database("probe")
+    env = settings_env(infra, dsn, PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3", METRICS_REFRESH_SECONDS="0.5",
+                       CONSUMER_BATCH_TIME_BUDGET_SECONDS="2", CONSUMER_BATCH_MAX_RECORDS="20")
+    before = [message(n, run, key=f"k{n % 3}") for n in range(5)]
+    during = [message(n, run, key=f"k{n % 3}") for n in range(5, 125)]
+    ids = {event_id(m) for m in before + during}
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
+        metrics = svc.runtime.metrics
+        await produce(infra.kafka_bootstrap, TOPIC, before)
+        assert await eventually(lambda: applied(svc, run, 5)) == list(range(5))
+        members = await group_members(infra.kafka_bootstrap, group)
+        assert len(members) == 1
+
+        async with database_refusing_connections(infra.admin_dsn, urlparse(dsn).path.lstrip("/")):
+            started = time.monotonic()
+            await produce(infra.kafka_bootstrap, TOPIC, during)
+
+            async def not_ready() -> dict | None:
+                answer = await svc.client.get("/readyz")
+                return answer.json() if answer.status_code == 503 and value_of(metrics.ready) == 0 else None
+
+            checks = (await eventually(not_ready, timeout=OUTAGE_SECONDS / 2))["checks"]
+            assert checks["postgres"] != "ok"
+            await asyncio.sleep(max(OUTAGE_SECONDS - (time.monotonic() - started), 0))  # the outage itself
+            dead_meanwhile = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: text(r, "ce_id") in ids,
+                                              until=lambda rs: True, to_end=True)
+            assert dead_meanwhile == [], f"{len(dead_meanwhile)} events dead-lettered during the outage"
+            assert infrastructure_errors(svc) > 0  # the consumer did meet the outage
+            assert value_of(metrics.consumer_waiting_for_database) == 1
+
+        rows = await eventually(lambda: applied(svc, run, 125), timeout=60)
+
+        async def ready_again() -> bool:
+            return (await svc.client.get("/readyz")).status_code == 200
+
+        async def ready_gauge_back() -> bool:
+            return value_of(metrics.ready) == 1
+
+        await eventually(ready_again)
+        await eventually(ready_gauge_back)
+        assert value_of(metrics.consumer_waiting_for_database) == 0
+        retries = value_of(metrics.retries.labels(TOPIC))
+        members_after = await group_members(infra.kafka_bootstrap, group)
+    dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: text(r, "ce_id") in ids,
+                            until=lambda rs: True, to_end=True)
+    assert dead == []
+    assert retries == 0  # an outage is no attempt of any event
+    assert sorted(rows) == list(range(125)) and len(rows) == 125  # each once
+    for key in range(3):  # in the partition's order, so in order per key
+        ns = [n for n in rows if n % 3 == key]
+        assert ns == sorted(ns)
+    assert rows == list(range(125))  # one partition: one order
+    assert members_after == members  # never dropped from the group, though the outage outlasted max.poll.interval
+
+
+def _with_header(msg: Message, name: str, value: bytes | None) -> Message:
+    key, body, headers = msg
+    return key, body, [(k, v) for k, v in headers if k != name] + [(name, value)]
+
+
+def _replace_header(msg: Message, name: str, value: bytes | None) -> Message:
+    key, body, headers = msg
+    return key, body, [(k, value if k == name else v) for k, v in headers]
+
+
+def _body(msg: Message, value: bytes | None) -> Message:
+    return msg[0], value, msg[2]
+
+
+def _huge_integer(msg: Message) -> Message:
+    body = json.loads(msg[1] or b"")
+    return _body(msg, json.dumps(body).replace('"stock_on_hand": 1', '"stock_on_hand": 1' + "0" * 4999).encode())
+
+
+# name: (how the middle record is spoilt, its expected dead-letter class or None when it must be applied)
+ODD_RECORDS: dict[str, tuple[Callable[[Message], Message], str | None]] = {
+    "null-ce-id-header": (lambda m: _replace_header(m, "ce_id", None), "MissingCloudEventsHeaders"),
+    "non-utf8-ce-type-header": (lambda m: _replace_header(m, "ce_type", b"\xff\xfeStockAdjusted"),
+                                "MissingCloudEventsHeaders"),
+    "null-foreign-header": (lambda m: _with_header(m, "traceparent", None), None),
+    "non-utf8-foreign-header": (lambda m: _with_header(m, "x-trace-bin", b"\xff\x00\xfe"), None),
+    "no-key": (lambda m: (None, m[1], m[2]), None),
+    "empty-value": (lambda m: _body(m, b""), "MalformedJSON"),
+    "null-value": (lambda m: _body(m, None), "MalformedJSON"),
+    "5000-digit-integer": (_huge_integer, "MalformedJSON"),
+    "100000-deep-nesting": (lambda m: _body(m, b"[" * 100_000 + b"]" * 100_000), "MalformedJSON"),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_RECORDS))
+async def test_an_odd_record_between_two_events_is_applied_or_dead_lettered_once_and_the_batch_goes_on(
+    infra: Infra, case: str
+) -> None:
+    """Kafka allows null and non-UTF-8 header values, empty and null values, records without a key; JSON allows
+    numbers and nesting Python refuses. None of them may cost the events around it, nor stop the consumer."""
+    spoil, dead_class = ODD_RECORDS[case]
+    run = f"odd-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group)
+    batch = [message(0, run), spoil(message(1, run)), message(2, run)]
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    origins = await produce(infra.kafka_bootstrap, TOPIC, batch)  # before the consumer starts: one fetch, one batch
+    async with running(spec(group), env) as svc:
+        expected = [0, 2] if dead_class else [0, 1, 2]
+        assert await eventually(lambda: applied(svc, run, len(expected))) == expected
+        dead = await dead_letters_of(infra.kafka_bootstrap, set(origins), 1 if dead_class else 0)
+        await produce(infra.kafka_bootstrap, TOPIC, [message(3, run)])  # and the consumer goes on
+        rows = await eventually(lambda: applied(svc, run, len(expected) + 1))
+    assert rows == [*expected, 3]  # each once, in order
+    if dead_class is None:
+        assert dead == []
+        return
+    assert [origin(r) for r in dead] == [origins[1]]  # the odd one, exactly once
+    (letter,) = dead
+    assert text(letter, "dlq_error_class") == dead_class
+    assert text(letter, "dlq_error_message")  # with the reason
+    assert text(letter, "dlq_attempts") == "1"
+    assert letter.value == batch[1][1] and letter.key == batch[1][0]  # kept as it came
+    assert [(k, v) for k, v in letter.headers if not k.startswith("dlq_")] == batch[1][2]
+
+
+async def test_a_first_event_failing_slower_than_the_time_budget_gets_all_its_attempts_and_the_batch_goes_on(
+    infra: Infra,
+) -> None:
+    """Each attempt of the first event outlasts the whole batch budget; it must still be retried to the end."""
+    run = f"slow-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3",
+                       CONSUMER_BATCH_TIME_BUDGET_SECONDS="0.2")
+    batch = [message(0, f"fail-{run}"), message(1, run), message(2, run)]
+    failing = event_id(batch[0])
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
+    async with running(spec(group, delay=0.3), env) as svc:  # every attempt of every event takes 0.3 s
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE flags SET broken = true")
+        dead = await dead_letters_of(infra.kafka_bootstrap, {origins[0]}, 1)
+        rows = await eventually(lambda: applied(svc, run, 2))
+        retries = value_of(svc.runtime.metrics.retries.labels(TOPIC))
+    assert [text(r, "ce_id") for r in dead] == [failing]  # dead-lettered exactly once
+    assert text(dead[0], "dlq_attempts") == "3"
+    assert retries == 2
+    assert rows == [1, 2]
+
+
+async def _kill_backend_at_commit(svc: RunningService, run: str, times: int) -> None:
+    """A deferred trigger ends its own session at COMMIT, the first `times` commits that apply an event of `run`
+    (a sequence counts them: it is not rolled back with the transaction)."""
+    async with svc.runtime.pool.acquire() as conn:
+        await conn.execute(f"""
+            CREATE SEQUENCE commit_kills;
+            CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.run = '{run}' AND nextval('commit_kills') <= {times} THEN
+                    PERFORM pg_terminate_backend(pg_backend_pid());
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON effects
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
+        """)
+
+
+async def test_a_commit_cut_off_by_a_terminated_session_is_retried_not_charged_to_an_event(infra: Infra) -> None:
+    """The session dies at COMMIT more often than an event has attempts: still nothing is dead-lettered."""
+    run = f"commit-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
+    batch = [message(n, run) for n in range(5)]
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
+        await _kill_backend_at_commit(svc, run, times=5)
+        origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
+        rows = await eventually(lambda: applied(svc, run, 5), timeout=45)
+        kills = await svc.runtime.pool.fetchval("SELECT last_value FROM commit_kills")
+        retries = value_of(svc.runtime.metrics.retries.labels(TOPIC))
+        infra_errors = infrastructure_errors(svc)
+    dead = await dead_letters_of(infra.kafka_bootstrap, set(origins), 0)
+    assert dead == []
+    assert kills >= 5  # the fault really happened, more often than an event has attempts
+    assert retries == 0 and infra_errors >= 5
+    assert rows == list(range(5))  # each once, in order
+
+
+async def test_a_deferred_constraint_failing_at_commit_dead_letters_only_the_event_that_violates_it(
+    infra: Infra,
+) -> None:
+    """A commit that fails on data (not on the connection) is not the first event's fault: the batch is split to find
+    the event whose own commit fails; that one is retried and dead-lettered, the others apply once, in order."""
+    run = f"deferred-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
+    batch = [message(n, run) for n in range(5)]
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute(f"""
+                CREATE FUNCTION refuse_three() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.run = '{run}' AND NEW.n = 3 THEN
+                        RAISE EXCEPTION 'three is not allowed' USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NULL;
+                END $$;
+                CREATE CONSTRAINT TRIGGER refuse_three AFTER INSERT ON effects
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_three();
+            """)
+        origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
+        dead = await dead_letters_of(infra.kafka_bootstrap, set(origins), 1)
+        rows = await eventually(lambda: applied(svc, run, 4))
+    assert [origin(r) for r in dead] == [origins[3]]
+    assert text(dead[0], "dlq_error_class") == "CheckViolationError"
+    assert text(dead[0], "dlq_attempts") == "3"
+    assert rows == [0, 1, 2, 4]

@@ -282,41 +282,55 @@ async def test_a_first_event_failing_slower_than_the_time_budget_gets_all_its_at
     assert rows == [1, 2]
 
 
-async def _kill_backend_at_commit(svc: RunningService, run: str, times: int) -> None:
-    """A deferred trigger ends its own session at COMMIT, the first `times` commits that apply an event of `run`
-    (a sequence counts them: it is not rolled back with the transaction)."""
+# fault: (the trigger's timing, what it does to the transaction that inserts an effect of the run)
+TRANSIENT_FAULTS = {
+    "session-terminated-at-commit": ("AFTER INSERT ON effects DEFERRABLE INITIALLY DEFERRED",
+                                     "PERFORM pg_terminate_backend(pg_backend_pid());"),
+    "serialization-failure": ("AFTER INSERT ON effects",
+                              "RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure';"),
+    "deadlock": ("AFTER INSERT ON effects", "RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected';"),
+}
+
+
+async def _inject(svc: RunningService, run: str, fault: str, times: int) -> None:
+    """A constraint trigger that spoils the first `times` transactions applying an event of `run` (a sequence counts
+    them: it is not rolled back with the transaction). Deferred, it acts at COMMIT."""
+    timing, action = TRANSIENT_FAULTS[fault]
     async with svc.runtime.pool.acquire() as conn:
         await conn.execute(f"""
-            CREATE SEQUENCE commit_kills;
-            CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE SEQUENCE faults;
+            CREATE FUNCTION spoil() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF NEW.run = '{run}' AND nextval('commit_kills') <= {times} THEN
-                    PERFORM pg_terminate_backend(pg_backend_pid());
+                IF NEW.run = '{run}' AND nextval('faults') <= {times} THEN
+                    {action}
                 END IF;
                 RETURN NULL;
             END $$;
-            CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON effects
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
+            CREATE CONSTRAINT TRIGGER spoil {timing} FOR EACH ROW EXECUTE FUNCTION spoil();
         """)
 
 
-async def test_a_commit_cut_off_by_a_terminated_session_is_retried_not_charged_to_an_event(infra: Infra) -> None:
-    """The session dies at COMMIT more often than an event has attempts: still nothing is dead-lettered."""
-    run = f"commit-{uuid.uuid4().hex[:6]}"
+@pytest.mark.parametrize("fault", list(TRANSIENT_FAULTS))
+async def test_a_transaction_failing_on_the_database_not_the_event_is_retried_and_charged_to_no_event(
+    infra: Infra, fault: str
+) -> None:
+    """The fault strikes more often than an event has attempts: still nothing is retried as an event's attempt, nothing
+    is dead-lettered, and every event is applied once, in order."""
+    run = f"txn-{uuid.uuid4().hex[:6]}"
     group = f"g-{run}"
     env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
     batch = [message(n, run) for n in range(5)]
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
     async with running(spec(group), env) as svc:
-        await _kill_backend_at_commit(svc, run, times=5)
+        await _inject(svc, run, fault, times=5)
         origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
         rows = await eventually(lambda: applied(svc, run, 5), timeout=45)
-        kills = await svc.runtime.pool.fetchval("SELECT last_value FROM commit_kills")
+        faults = await svc.runtime.pool.fetchval("SELECT last_value FROM faults")
         retries = value_of(svc.runtime.metrics.retries.labels(TOPIC))
         infra_errors = infrastructure_errors(svc)
     dead = await dead_letters_of(infra.kafka_bootstrap, set(origins), 0)
     assert dead == []
-    assert kills >= 5  # the fault really happened, more often than an event has attempts
+    assert faults >= 5  # the fault really happened, more often than an event has attempts
     assert retries == 0 and infra_errors >= 5
     assert rows == list(range(5))  # each once, in order
 

@@ -4,12 +4,13 @@ event, a failing commit. Every record is applied once or dead-lettered once, nev
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import asyncpg
@@ -18,22 +19,65 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from probe import effects, spec
 from support.infra import Infra
-from support.kafka import cloudevent, read_topic, start_group_at_end
+from support.kafka import cloudevent, partitions_of, read_topic, start_group_at_end
 from support.services import RunningService, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import StockAdjusted
+from komerbij.contracts.topics import DAY_MS, Topic, dlq_of
 from komerbij.runtime import consumer
+from komerbij.runtime.consumer import EventContext, EventRouter
+from komerbij.runtime.kafka import ensure_topics
+from komerbij.runtime.service import ServiceSpec
 
-TOPIC, DLQ = "materials.stock", "materials.stock.dlq"
+# A topic of these tests' own: other tests read the shared topics from the start (some decode every header, some
+# count every failing probe event), so the odd records and failing events here must not land there.
+OWN_TOPIC = Topic("tests.consumer-faults", "sku", 1, DAY_MS)
+TOPIC, DLQ = OWN_TOPIC.name, dlq_of(OWN_TOPIC.name)
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]
 
 
-def adjusted(key: str, n: int, run: str) -> StockAdjusted:
-    return StockAdjusted(sku=key, name="probe", stock_on_hand=n, reserved=0, delta=1, reason=run)
+class Probed(StockAdjusted):
+    """The probe's event, on this file's own topic."""
+
+    TYPE: ClassVar[str] = "nl.komerbij.tests.consumer-faults.v1"
+    TOPIC: ClassVar[str] = OWN_TOPIC.name
+
+
+def probe_service(group: str, delay: float = 0.0) -> ServiceSpec:
+    """The probe service (tests/probe) consuming `Probed` events the way it consumes its own: each event's effect is a
+    row in `effects`, an event whose reason starts with "fail" fails while `flags.broken` is set, `delay` slows every
+    attempt."""
+    events = EventRouter(group)
+
+    @events.on(Probed)
+    async def apply(event: Probed, ctx: EventContext) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if event.reason.startswith("fail") and await ctx.conn.fetchval("SELECT broken FROM flags"):
+            raise RuntimeError("probe handler is broken")
+        await ctx.conn.execute("INSERT INTO effects (event_id, key, n, run) VALUES ($1, $2, $3, $4)",
+                               ctx.attributes.id, event.sku, event.stock_on_hand, event.reason)
+
+    return dataclasses.replace(spec(group), events=events)
+
+
+@pytest.fixture
+async def infra(infra: Infra) -> Infra:
+    """The session's infrastructure, with this file's own topic."""
+    await ensure_topics(infra.kafka_bootstrap, [OWN_TOPIC, dataclasses.replace(OWN_TOPIC, name=DLQ)])
+
+    async def described() -> bool:  # a topic just created takes a moment to show in the metadata
+        try:
+            return bool(await partitions_of(infra.kafka_bootstrap, [TOPIC, DLQ]))
+        except AssertionError:
+            return False
+
+    await eventually(described)
+    return infra
 
 
 def message(n: int, run: str, key: str = "k") -> Message:
-    value, headers = cloudevent(adjusted(key, n, run))
+    value, headers = cloudevent(Probed(sku=key, name="probe", stock_on_hand=n, reserved=0, delta=1, reason=run))
     return key.encode(), value, headers
 
 
@@ -143,7 +187,7 @@ async def test_events_consumed_during_a_database_outage_are_all_applied_once_in_
     during = [message(n, run, key=f"k{n % 3}") for n in range(5, 125)]
     ids = {event_id(m) for m in before + during}
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
-    async with running(spec(group), env) as svc:
+    async with running(probe_service(group), env) as svc:
         metrics = svc.runtime.metrics
         await produce(infra.kafka_bootstrap, TOPIC, before)
         assert await eventually(lambda: applied(svc, run, 5)) == list(range(5))
@@ -239,7 +283,7 @@ async def test_an_odd_record_between_two_events_is_applied_or_dead_lettered_once
     batch = [message(0, run), spoil(message(1, run)), message(2, run)]
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
     origins = await produce(infra.kafka_bootstrap, TOPIC, batch)  # before the consumer starts: one fetch, one batch
-    async with running(spec(group), env) as svc:
+    async with running(probe_service(group), env) as svc:
         expected = [0, 2] if dead_class else [0, 1, 2]
         assert await eventually(lambda: applied(svc, run, len(expected))) == expected
         dead = await dead_letters_of(infra.kafka_bootstrap, set(origins), 1 if dead_class else 0)
@@ -270,7 +314,7 @@ async def test_a_first_event_failing_slower_than_the_time_budget_gets_all_its_at
     failing = event_id(batch[0])
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
     origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
-    async with running(spec(group, delay=0.3), env) as svc:  # every attempt of every event takes 0.3 s
+    async with running(probe_service(group, delay=0.3), env) as svc:  # every attempt of every event takes 0.3 s
         async with svc.runtime.pool.acquire() as conn:
             await conn.execute("UPDATE flags SET broken = true")
         dead = await dead_letters_of(infra.kafka_bootstrap, {origins[0]}, 1)
@@ -321,7 +365,7 @@ async def test_a_transaction_failing_on_the_database_not_the_event_is_retried_an
     env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
     batch = [message(n, run) for n in range(5)]
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
-    async with running(spec(group), env) as svc:
+    async with running(probe_service(group), env) as svc:
         await _inject(svc, run, fault, times=5)
         origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
         rows = await eventually(lambda: applied(svc, run, 5), timeout=45)
@@ -345,7 +389,7 @@ async def test_a_deferred_constraint_failing_at_commit_dead_letters_only_the_eve
     env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
     batch = [message(n, run) for n in range(5)]
     await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
-    async with running(spec(group), env) as svc:
+    async with running(probe_service(group), env) as svc:
         async with svc.runtime.pool.acquire() as conn:
             await conn.execute(f"""
                 CREATE FUNCTION refuse_three() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -365,3 +409,50 @@ async def test_a_deferred_constraint_failing_at_commit_dead_letters_only_the_eve
     assert text(dead[0], "dlq_error_class") == "CheckViolationError"
     assert text(dead[0], "dlq_attempts") == "3"
     assert rows == [0, 1, 2, 4]
+
+
+# --- the two judgements the consumer rests on, without Kafka or PostgreSQL ---------------------------------------
+
+
+def _sqlstate_error(cls: type[asyncpg.PostgresError]) -> asyncpg.PostgresError:
+    return cls("from the server")
+
+
+@pytest.mark.parametrize(("error", "infrastructure"), [
+    (_sqlstate_error(asyncpg.SerializationError), True),  # 40001
+    (_sqlstate_error(asyncpg.DeadlockDetectedError), True),  # 40P01
+    (_sqlstate_error(asyncpg.AdminShutdownError), True),  # 57P01: pg_terminate_backend, a failover
+    (_sqlstate_error(asyncpg.CannotConnectNowError), True),  # 57P03: starting up, in recovery
+    (_sqlstate_error(asyncpg.TooManyConnectionsError), True),  # 53300
+    (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), True),
+    (ConnectionRefusedError(111, "refused"), True),
+    (TimeoutError(), True),  # pool acquire, connect, command timeout
+    (_sqlstate_error(asyncpg.CheckViolationError), False),  # the event's data
+    (_sqlstate_error(asyncpg.UniqueViolationError), False),
+    (_sqlstate_error(asyncpg.QueryCanceledError), False),  # statement_timeout: may be this event every time
+    (RuntimeError("handler bug"), False),
+    (FileNotFoundError("template"), False),  # an OSError, but not the way to the database
+], ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v))
+def test_infrastructure_failures_are_told_from_event_failures(error: BaseException, infrastructure: bool) -> None:
+    assert consumer.is_infrastructure(error) is infrastructure
+
+
+def test_a_database_error_wrapped_by_a_handler_is_still_infrastructure() -> None:
+    try:
+        try:
+            raise asyncpg.SerializationError("could not serialize access")
+        except asyncpg.PostgresError as exc:
+            raise RuntimeError("could not record the delivery") from exc
+    except RuntimeError as wrapped:
+        assert consumer.is_infrastructure(wrapped)
+
+
+def test_cloudevents_headers_tolerate_what_kafka_allows_and_refuse_what_would_be_guessed() -> None:
+    from komerbij.contracts import from_kafka_headers
+
+    _, headers = message(1, "unit")[1:]
+    foreign = [("traceparent", None), ("x-bin", b"\xff\x00"), ("ce_extension", None)]
+    assert from_kafka_headers(headers + foreign).type == Probed.TYPE
+    for spoilt, reason in ((None, "null"), (b"\xff\xfe", "not UTF-8"), (b"a\x00b", "NUL")):
+        with pytest.raises(ValueError, match=f"ce_id \\({reason}"):
+            from_kafka_headers([(k, spoilt if k == "ce_id" else v) for k, v in headers])

@@ -258,9 +258,9 @@ class _Failed(Exception):
 class _Infrastructure(Exception):
     """PostgreSQL (or Kafka, for a dead letter) failed, not the event: the batch is held back, no attempt counted."""
 
-    def __init__(self, error: BaseException, *, database: bool = True) -> None:
+    def __init__(self, error: BaseException, *, cause: str = "database") -> None:
         super().__init__(str(error))
-        self.error, self.database = error, database
+        self.error, self.cause = error, cause
 
 
 class _OutOfTime(Exception):
@@ -331,10 +331,10 @@ class BoundConsumer:
             log.warning("batch time budget spent; the rest of the batch comes again",
                         extra={"time_budget": self.time_budget})
         except _Infrastructure as failure:
-            await self._hold_back(failure.error, database=failure.database)
+            await self._hold_back(failure.error, cause=failure.cause)
         except Exception as exc:  # a defect here, not in an event: nothing may be skipped for it either
             log.exception("batch failed outside any handler; the undone records come again")
-            await self._hold_back(exc, database=False)
+            await self._hold_back(exc, cause="defect")
         finally:
             self._hand_back(records, consumer)
 
@@ -353,15 +353,19 @@ class BoundConsumer:
         if first:
             log.debug("records handed back", extra={"records": sum(_key(r) not in self._done for r in records)})
 
-    async def _hold_back(self, error: BaseException, *, database: bool) -> None:
-        """Back off before the next fetch; for PostgreSQL, until it answers or the batch's time budget is spent."""
+    async def _hold_back(self, error: BaseException, *, cause: str) -> None:
+        """Back off before the next fetch; for PostgreSQL, until it answers or the batch's time budget is spent.
+
+        `cause`: "database", "kafka" (a dead letter not taken) or "defect" (a bug here, logged with its traceback).
+        """
         self._held_back += 1
         self.metrics.consumer_infrastructure_errors.labels(type(error).__name__).inc()
-        log.warning("batch held back: %s", "database unavailable" if database else "infrastructure failure",
-                    extra={"error_class": type(error).__name__, "error": describe(error),
-                           "held_back": self._held_back})
+        # The message of a connection or Kafka error names hosts and databases, never event data; a defect's may not.
+        detail = {"error": describe(error)} if cause != "defect" else {}
+        log.warning("batch held back", extra={"cause": cause, "error_class": type(error).__name__,
+                                              "held_back": self._held_back, **detail})
         delay = min(INFRASTRUCTURE_INITIAL_BACKOFF * 2 ** (self._held_back - 1), INFRASTRUCTURE_MAX_BACKOFF)
-        if not database:
+        if cause != "database":
             await self._sleep(delay)
             return
         self._set_waiting(True)
@@ -550,7 +554,7 @@ class BoundConsumer:
             await self.producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key,
                                               headers=headers)
         except Exception as failure:  # Kafka did not take it: the record stays undone and comes again
-            raise _Infrastructure(failure, database=False) from failure
+            raise _Infrastructure(failure, cause="kafka") from failure
         self._done.add(_key(record))
         self._progress.add(TopicPartition(record.topic, record.partition))
         self.metrics.dead_letters.labels(record.topic, error_class).inc()

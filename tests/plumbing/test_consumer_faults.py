@@ -25,7 +25,7 @@ from support.services import RunningService, eventually, running, settings_env
 from komerbij.contracts.events.materials import StockAdjusted
 from komerbij.contracts.topics import DAY_MS, Topic, dlq_of
 from komerbij.runtime import consumer
-from komerbij.runtime.consumer import EventContext, EventRouter
+from komerbij.runtime.consumer import EventContext, EventRouter, PoisonMessage
 from komerbij.runtime.kafka import ensure_topics
 from komerbij.runtime.service import ServiceSpec
 
@@ -45,8 +45,8 @@ class Probed(StockAdjusted):
 
 def probe_service(group: str, delay: float = 0.0) -> ServiceSpec:
     """The probe service (tests/probe) consuming `Probed` events the way it consumes its own: each event's effect is a
-    row in `effects`, an event whose reason starts with "fail" fails while `flags.broken` is set, `delay` slows every
-    attempt."""
+    row in `effects`, an event whose reason starts with "fail" fails while `flags.broken` is set, one whose reason
+    starts with "poison" is refused as a `PoisonMessage`, `delay` slows every attempt."""
     events = EventRouter(group)
 
     @events.on(Probed)
@@ -55,6 +55,8 @@ def probe_service(group: str, delay: float = 0.0) -> ServiceSpec:
             await asyncio.sleep(delay)
         if event.reason.startswith("fail") and await ctx.conn.fetchval("SELECT broken FROM flags"):
             raise RuntimeError("probe handler is broken")
+        if event.reason.startswith("poison"):
+            raise PoisonMessage("RefusedByHandler", "the probe refuses this one")
         await ctx.conn.execute("INSERT INTO effects (event_id, key, n, run) VALUES ($1, $2, $3, $4)",
                                ctx.attributes.id, event.sku, event.stock_on_hand, event.reason)
 
@@ -324,6 +326,24 @@ async def test_a_first_event_failing_slower_than_the_time_budget_gets_all_its_at
     assert text(dead[0], "dlq_attempts") == "3"
     assert retries == 2
     assert rows == [1, 2]
+
+
+async def test_a_handler_refusing_an_event_as_poison_dead_letters_it_at_once(infra: Infra) -> None:
+    """`raise PoisonMessage(...)` in a handler means no retry can fix the event (docs/SERVICE-GUIDE.md)."""
+    run = f"refused-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
+    batch = [message(0, run), message(1, f"poison-{run}"), message(2, run)]
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    origins = await produce(infra.kafka_bootstrap, TOPIC, batch)
+    async with running(probe_service(group), env) as svc:
+        dead = await dead_letters_of(infra.kafka_bootstrap, {origins[1]}, 1)
+        rows = await eventually(lambda: applied(svc, run, 2))
+        retries = value_of(svc.runtime.metrics.retries.labels(TOPIC))
+    assert [origin(r) for r in dead] == [origins[1]]
+    assert text(dead[0], "dlq_error_class") == "RefusedByHandler"
+    assert text(dead[0], "dlq_attempts") == "1" and retries == 0
+    assert rows == [0, 2]
 
 
 # fault: (the trigger's timing, what it does to the transaction that inserts an effect of the run)

@@ -527,11 +527,14 @@ class BoundConsumer:
 
     async def _retry_alone(self, item: _Item, error: Exception) -> None:
         record = item.record
+        attempt = 1
+        if isinstance(error, PoisonMessage):  # the handler says no retry can fix it
+            await self._dead_letter(record, error, attempt, error.error_class)
+            return
         # Only an event behind others done in its partition is cut short: the first one gets all its attempts.
         if TopicPartition(record.topic, record.partition) in self._progress and time.monotonic() > self._deadline:
             raise _OutOfTime()
-        attempt = 1
-        while attempt < self.policy.max_attempts:
+        while attempt < self.policy.max_attempts and not isinstance(error, PoisonMessage):
             self.metrics.retries.labels(record.topic).inc()
             delay = self.policy.backoff(attempt)
             log.warning("handler failed, retrying",
@@ -543,7 +546,8 @@ class BoundConsumer:
                 return
             except _Failed as failed:
                 error = failed.error
-        await self._dead_letter(record, error, attempt, type(error).__name__)
+        error_class = error.error_class if isinstance(error, PoisonMessage) else type(error).__name__
+        await self._dead_letter(record, error, attempt, error_class)
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int, error_class: str) -> None:
         headers = dead_letter_headers(

@@ -25,8 +25,9 @@ committed, never skipped.** For each batch, in order:
    events seen for the first time, in the partition's order, so a redelivered event has no second effect.
 3. If a handler fails, that transaction is rolled back; the events before the failing one are applied again in a
    transaction of their own, the failing one is retried alone with exponential backoff and dead-lettered alone after
-   the last attempt, and the batch goes on after it. So a partition's events still take effect in order and one
-   bad event neither blocks nor takes down the others. (A failing batch handler is first split into single
+   the last attempt (at once, if the handler raised `PoisonMessage`), and the batch goes on after it. So a
+   partition's events still take effect in order and one bad event neither blocks nor takes down the others.
+   (A failing batch handler is first split into single
    events, to find the one that fails; a transaction that fails outside any handler, e.g. a deferred constraint at
    COMMIT, is split into one transaction per event, so that only the event whose own commit fails is retried.)
 4. **Infrastructure failures are not event failures.** PostgreSQL unreachable or refusing connections, a session cut
@@ -42,17 +43,20 @@ committed, never skipped.** For each batch, in order:
 6. A batch has a time budget (`CONSUMER_BATCH_TIME_BUDGET_SECONDS`): Kafka drops a consumer from its group when it
    does not fetch for `max.poll.interval.ms` (`MAX_POLL_INTERVAL_MS`, 300 s), and retrying failing events one by one
    can take longer than that. When the budget is spent before another event would be retried, what is done is
-   committed and the rest of the batch is sought back, to come again with the next fetch. The first record of a
-   partition in a batch is never cut short: it gets all its attempts, whatever they cost, so each batch gets further.
+   committed and the rest of the batch is sought back, to come again with the next fetch. Only an event behind
+   others done in its partition in this batch is cut short; the first one gets all its attempts, whatever they
+   cost, so every batch gets further.
 
-Why waiting for PostgreSQL never costs the group membership: the wait happens inside the handler, but only until the
-batch's time budget is spent (at least one backoff step, at most `INFRASTRUCTURE_MAX_BACKOFF` seconds); then the
-handler returns, the offsets before the undone records are committed, and the next fetch brings the same records
-back. A handler call therefore lasts about budget + one backoff step + one probe (`ACQUIRE_TIMEOUT`), whatever the
-outage's length: an hour-long outage is hundreds of short fetch-fail-wait rounds, each far under
-max.poll.interval.ms, with heartbeats from aiokafka's own task in between, so the consumer stays in its group and
-keeps its partitions (a test holds a 25 s outage against a 10 s max.poll.interval.ms). What this does not bound is a
-single statement hanging on a network that drops packets silently; TCP keepalives or `statement_timeout` bound that.
+Why waiting for PostgreSQL never costs the group membership: the wait happens inside the handler, but it ends when
+PostgreSQL answers or the batch's time budget is spent (if that already is, after one backoff step of at most
+`INFRASTRUCTURE_MAX_BACKOFF` seconds); then the handler returns, the offsets before the undone records are committed,
+and the next fetch brings the same records back. A handler call therefore lasts about budget + one backoff step + one
+probe (`ACQUIRE_TIMEOUT`), whatever the outage's length: an hour-long outage is many short fetch-fail-wait rounds,
+each far under max.poll.interval.ms, with heartbeats from aiokafka's own task in between, so the consumer stays in
+its group and keeps its partitions (a test holds a 25 s outage against a 10 s max.poll.interval.ms). Seeking back
+rather than pausing the partitions is the time budget's mechanism reused; its cost is fetching the records again once
+per round. What this does not bound is a single statement hanging on a network that drops packets silently; TCP
+keepalives or `statement_timeout` bound that.
 """
 
 from __future__ import annotations

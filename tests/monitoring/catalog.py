@@ -28,6 +28,9 @@ RUNTIME = {
     "komerbij_consumer_ignored_total": "counter",
     "komerbij_consumer_batches_total": "counter",
     "komerbij_consumer_batches_handed_back_total": "counter",
+    "komerbij_consumer_infrastructure_errors_total": "counter",  # {error_class}: batches held back, no attempt
+    "komerbij_consumer_waiting_for_database": "gauge",  # 1 while the consumer waits for PostgreSQL to answer
+    "komerbij_consumer_database_wait_seconds_total": "counter",
     "komerbij_db_pool_connections": "gauge",
     "komerbij_job_runs_total": "counter",
     "komerbij_service_info": "gauge",

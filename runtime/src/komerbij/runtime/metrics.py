@@ -77,6 +77,19 @@ class Metrics:
             "komerbij_consumer_batches_handed_back_total",
             "Batches whose time budget ran out: the done part committed, the rest sought back", registry=r,
         )
+        self.consumer_infrastructure_errors = Counter(
+            "komerbij_consumer_infrastructure_errors_total",
+            "Batches held back because PostgreSQL (or Kafka, for a dead letter) failed; no event attempt is counted",
+            ["error_class"], registry=r,
+        )
+        self.consumer_waiting_for_database = Gauge(
+            "komerbij_consumer_waiting_for_database",
+            "1 while the consumer holds its batches back until PostgreSQL answers again", registry=r,
+        )
+        self.consumer_database_wait = Counter(
+            "komerbij_consumer_database_wait_seconds_total",
+            "Time the consumer spent waiting for PostgreSQL to answer again", registry=r,
+        )
         self.ignored = Counter(
             "komerbij_consumer_ignored_total", "Events of types this service does not handle", ["topic"],
             registry=r,

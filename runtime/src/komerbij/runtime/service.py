@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from komerbij.contracts import TOPICS, Event
 from komerbij.runtime import db, logs
 from komerbij.runtime.auth import TokenVerifier
-from komerbij.runtime.consumer import EventRouter, RetryPolicy
+from komerbij.runtime.consumer import BoundConsumer, EventRouter, RetryPolicy
 from komerbij.runtime.http import ObservabilityMiddleware, install_problem_handlers
 from komerbij.runtime.jobs import Clock, Job, Scheduler, SystemClock
 from komerbij.runtime.kafka import make_broker, make_producer
@@ -105,6 +105,7 @@ class Runtime:
         )
         self.migrated = False
         self.relay: OutboxRelay | None = None
+        self.consumer: BoundConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self._scheduler: Scheduler | None = None
         self._refresh_task: asyncio.Task[None] | None = None
@@ -124,7 +125,7 @@ class Runtime:
         self._dlq_producer = make_producer(s.kafka_bootstrap_servers, client_id=f"komerbij-{self.spec.name}-dlq")
         await self._dlq_producer.start()
         if self.spec.events is not None:
-            self.spec.events.bind(
+            self.consumer = self.spec.events.bind(
                 self.broker, pool=self.pool, dead_letters=self._dlq_producer, metrics=self.metrics,
                 policy=RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_seconds,
                                    s.retry_max_backoff_seconds),
@@ -168,6 +169,8 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         checks["migrations"] = "ok" if self.migrated else "pending"
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "error: unreachable"
+        if self.consumer is not None:  # its events wait while it cannot reach PostgreSQL
+            checks["consumer"] = "waiting for database" if self.consumer.waiting_for_database else "ok"
         self.metrics.ready.set(1 if all(v == "ok" for v in checks.values()) else 0)
         return checks
 

@@ -119,7 +119,7 @@ async def test_a_refused_row_is_parked_its_key_waits_and_every_other_row_is_publ
         audit = await pool.fetchrow("SELECT * FROM outbox_dropped WHERE seq = $1", seq["a2"])
         assert (audit["topic"], audit["key"], audit["attempts"], audit["dropped_by"], audit["reason"]) == (
             small, "a", MAX_ATTEMPTS, "ops", "too large")
-        assert "payload" not in audit.keys() and "headers" not in audit.keys()
+        assert not {"payload", "headers"} & set(audit.keys())  # asyncpg: `in` on a Record looks at values
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
     finally:
         await relay.stop()

@@ -7,6 +7,7 @@ production, 1 and 1 on the single broker of `make run` and the tests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,7 +80,8 @@ class TooFewBrokers(RuntimeError):
 
 
 async def ensure_topics(
-    bootstrap: str, topics: list[Topic] | None = None, layout: TopicLayout | None = None
+    bootstrap: str, topics: list[Topic] | None = None, layout: TopicLayout | None = None, *,
+    broker_wait: float = 30.0,
 ) -> list[str]:
     """Create the registry's topics that are missing; returns the names created. Safe to run any number of times.
 
@@ -94,12 +96,7 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            brokers = len((await admin.describe_cluster())["brokers"])
-            if layout.replication_factor > brokers:
-                raise TooFewBrokers(
-                    f"KAFKA_REPLICATION_FACTOR is {layout.replication_factor} but the cluster has {brokers} "
-                    f"broker(s); for a single broker set KAFKA_REPLICATION_FACTOR=1 and KAFKA_MIN_INSYNC_REPLICAS=1"
-                )
+            await _wait_for_brokers(admin, layout.replication_factor, broker_wait)
             try:
                 await admin.create_topics([layout.new_topic(t) for t in missing])
             except TopicAlreadyExistsError:
@@ -107,6 +104,20 @@ async def ensure_topics(
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, timeout: float) -> None:
+    """Brokers of a cluster that is starting register one by one (compose starts the topics job when each answers,
+    not when all have joined): wait a little for as many as the replication factor asks."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (brokers := len((await admin.describe_cluster())["brokers"])) < wanted:
+        if loop.time() > deadline:
+            raise TooFewBrokers(
+                f"KAFKA_REPLICATION_FACTOR is {wanted} but the cluster has {brokers} broker(s) after {timeout:.0f} s; "
+                "for a single broker set KAFKA_REPLICATION_FACTOR=1 and KAFKA_MIN_INSYNC_REPLICAS=1"
+            )
+        await asyncio.sleep(1.0)
 
 
 async def topic_drift(bootstrap: str, layout: TopicLayout, topics: list[Topic] | None = None) -> list[str]:

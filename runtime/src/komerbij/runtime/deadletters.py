@@ -116,7 +116,8 @@ def _verdict(headers: Sequence[tuple[str, bytes]], handled: set[str]) -> tuple[s
     if replay_id is None:
         return None, "no event id to replay with"
     if replay_id in handled:
-        return None, f"already replayed: a copy of this dead letter went out as {replay_id}"
+        # A copy of the letter, or another group's letter of the same event: one replay reaches every group.
+        return None, f"already replayed: {replay_id} went back to its topic once"
     return replay_id, None
 
 

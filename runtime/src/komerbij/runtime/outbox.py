@@ -331,7 +331,7 @@ async def publish_in_order(producer: AIOKafkaProducer, rows: list[asyncpg.Record
                 position += 1
                 if alone:
                     break
-            if not members:  # the broker's own batch refused even this one record
+            if not members:  # the producer's batch builder took not even this one record
                 outcome[indexes[position]] = ValueError(f"outbox row too large for one Kafka batch (topic {topic})")
                 return
             try:

@@ -19,6 +19,7 @@ RUNTIME = {
     "komerbij_http_request_duration_seconds": "histogram",
     "komerbij_outbox_backlog_events": "gauge",
     "komerbij_outbox_oldest_event_age_seconds": "gauge",
+    "komerbij_outbox_parked_events": "gauge",  # rows Kafka refused for good, waiting for `komerbij outbox`
     "komerbij_outbox_published_total": "counter",
     "komerbij_outbox_publish_errors_total": "counter",
     "komerbij_consumer_lag_messages": "gauge",

@@ -45,7 +45,14 @@ class Metrics:
             "komerbij_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
             buckets=LATENCY_BUCKETS, registry=r,
         )
-        self.outbox_backlog = Gauge("komerbij_outbox_backlog_events", "Outbox rows not yet published", registry=r)
+        self.outbox_backlog = Gauge(
+            "komerbij_outbox_backlog_events", "Outbox rows not yet published (parked ones apart)", registry=r
+        )
+        self.outbox_parked = Gauge(
+            "komerbij_outbox_parked_events",
+            "Outbox rows Kafka refused for a reason no retry fixes, parked until an operator retries or drops them",
+            registry=r,
+        )
         self.outbox_oldest_age = Gauge(
             "komerbij_outbox_oldest_event_age_seconds", "Age of the oldest unpublished outbox row", registry=r
         )
@@ -53,7 +60,8 @@ class Metrics:
             "komerbij_outbox_published_total", "Events published by the outbox relay", registry=r
         )
         self.outbox_publish_errors = Counter(
-            "komerbij_outbox_publish_errors_total", "Outbox relay rounds that failed (Kafka or database away)",
+            "komerbij_outbox_publish_errors_total",
+            "Outbox relay rounds that failed (Kafka or database away) or in which Kafka refused rows",
             registry=r,
         )
         self.consumer_lag = Gauge(

@@ -136,6 +136,7 @@ class Runtime:
         self.relay = OutboxRelay(
             self.pool, dsn=s.database_url, bootstrap=s.kafka_bootstrap_servers, service=self.spec.name,
             metrics=self.metrics, batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval_seconds,
+            max_attempts=s.outbox_max_attempts, retry_backoff=s.outbox_retry_backoff_seconds,
         )
         await self.relay.start()
         jobs = [*self.spec.jobs, Job("housekeeping", 3600, _housekeeping)]

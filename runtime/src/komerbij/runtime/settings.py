@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
     )
     outbox_poll_interval_seconds: float = Field(1.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
+    outbox_max_attempts: int = Field(
+        5, ge=2, le=50, description="Tries of an outbox row that fails for a reason no retry fixes before it is parked"
+    )
+    outbox_retry_backoff_seconds: float = Field(
+        1.0, gt=0, description="First wait before a failed outbox row is tried again (doubles each time, at most 5 min)"
+    )
     metrics_refresh_seconds: float = Field(15.0, gt=0)
     db_pool_max_size: int = Field(10, ge=1)
     load_demo_data: bool = Field(False, description="Load demo data at start (make run sets it)")
@@ -47,6 +53,59 @@ class ServiceSettings(BaseSettings):
         if not self.jwt_secret and not self.jwt_jwks_url:
             raise ValueError("JWT_SECRET: set it (local HS256) or set JWT_JWKS_URL (RS256 via an OIDC issuer)")
         return self
+
+
+class TopicSettings(BaseSettings):
+    """How `komerbij topics ensure` lays topics out over the brokers.
+
+    The defaults are production's (three brokers: a write acknowledged by `acks=all` is on at least two of them);
+    `make run` and the tests run one broker and create their topics with 1 and 1.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    kafka_replication_factor: int = Field(3, ge=1, description="Replicas of every topic's partitions")
+    kafka_min_insync_replicas: int = Field(
+        2, ge=1, description="Replicas that must have a write before `acks=all` acknowledges it"
+    )
+    kafka_topic_partitions: str = Field(
+        "", description="Partitions per topic where the registry's number is not wanted, e.g. media.mentions=6"
+    )
+
+    @field_validator("kafka_topic_partitions")
+    @classmethod
+    def _topic_equals_count(cls, value: str) -> str:
+        partitions_override(value)  # raises ValueError naming what is wrong
+        return value
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> TopicSettings:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                f"KAFKA_MIN_INSYNC_REPLICAS: {self.kafka_min_insync_replicas} is more than KAFKA_REPLICATION_FACTOR "
+                f"({self.kafka_replication_factor}): no write could ever be acknowledged"
+            )
+        return self
+
+    @property
+    def partitions(self) -> dict[str, int]:
+        return partitions_override(self.kafka_topic_partitions)
+
+
+def partitions_override(value: str) -> dict[str, int]:
+    """`topic=count,topic=count` as a dict; only topics of the registry, each at least one partition."""
+    from komerbij.contracts.topics import TOPICS
+
+    found: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        topic, sep, count = part.partition("=")
+        topic = topic.strip()
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{part!r} is not topic=partitions (a whole number, at least 1)")
+        if topic not in TOPICS:
+            raise ValueError(f"{topic!r} is not a topic of the registry")
+        found[topic] = int(count)
+    return found
 
 
 S = TypeVar("S", bound=BaseSettings)

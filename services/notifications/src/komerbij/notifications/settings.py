@@ -35,7 +35,9 @@ class Settings(ServiceSettings):
     unsubscribe_secret: str | None = Field(
         None, description="Key of unsubscribe tokens and address hashes (falls back to JWT_SECRET)"
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook request")
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Total time one webhook request may take, its answer included"
+    )
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
     )

@@ -57,7 +57,8 @@ class Settings(ServiceSettings):
         "a mail that could not finish within DELIVERY_LEASE_SECONDS is not started and is retried)"
     )
     delivery_lease_seconds: float = Field(
-        120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
+        120.0, gt=0, description="Lease of a dispatch round's claim, on the database's clock: no send is started that "
+        "could not end within it, and a send still unrecorded after it (process killed) is attempted again"
     )
     contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
     event_data_retention_days: int = Field(

@@ -60,8 +60,9 @@ def dispatcher(rt: Runtime) -> Dispatcher:
 
 
 async def dispatch(rt: Runtime, now: datetime, stopping: asyncio.Event | None = None) -> int:
-    """Rounds until one finds nothing to send (with a fresh `now` each): a full round means more is waiting, and a
-    delivered mail may have been what a person's next mail waited for. Once `stopping` is set, no further round."""
+    """Rounds while there is more to do (with a fresh `now` each): a full round means more is waiting, and a
+    finished mail may have been what a person's next mail waited for (a round takes a mailbox's first open mail).
+    A round of retries only is the last: they wait for their time. Once `stopping` is set, no further round."""
     counter = _counter(rt)
     d = dispatcher(rt)
     total = 0
@@ -70,7 +71,8 @@ async def dispatch(rt: Runtime, now: datetime, stopping: asyncio.Event | None = 
         for outcome in outcomes:
             counter.labels(outcome.channel, outcome.status).inc()
         total += len(outcomes)
-        if not outcomes or (stopping is not None and stopping.is_set()):
+        finished = any(o.status != "retrying" for o in outcomes)
+        if (not finished and len(outcomes) < d.settings.dispatch_batch_size) or (stopping and stopping.is_set()):
             return total
         now = rt.clock.now()
 

@@ -125,8 +125,9 @@ async def dispatch_due(d: Dispatcher, now: datetime, stopping: asyncio.Event | N
         results = await asyncio.gather(
             *(round_.deliver(client, lanes[i % len(lanes)], row, notices.get(row["event_id"]), contacts, hooks)
               for i, row in enumerate(rows)))
-    return await _record_round(d, [_Sent(row, result, notices.get(row["event_id"]))
-                                   for row, result in zip(rows, results, strict=True)])
+        # Recorded before the connections are closed: a relay slow to answer QUIT must not hold the record back.
+        return await _record_round(d, [_Sent(row, result, notices.get(row["event_id"]))
+                                       for row, result in zip(rows, results, strict=True)])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -118,6 +118,29 @@ async def test_a_round_that_outlives_its_lease_records_nothing_of_a_row_another_
     assert [t for t, _ in await outcome_events(pool, row["id"])] == [NotificationDelivered.TYPE]
     # Sent twice (the first outcome came too late to count), with one Message-ID: a mail program shows it once.
     assert list(relay.sends_per_message_id().values()) == [2]
+
+
+async def test_a_replica_whose_clock_runs_an_hour_ahead_does_not_take_over_a_send_in_flight(
+    pool: asyncpg.Pool, relay: FaultyRelay
+) -> None:
+    relay.data_delay = 2.0  # the relay takes its time over the mail
+    sending = dispatcher(pool, relay.port)
+    ahead = dispatcher(pool, relay.port)
+    ahead.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+    address = f"klok-{uuid.uuid4().hex[:6]}@voorbeeld.example"
+    event_ids = await record(pool, [signup(address)])
+    in_flight = asyncio.create_task(dispatch_due(sending, _now()))
+
+    async def in_data() -> bool:
+        return relay.in_flight[address] == 1
+
+    await eventually(in_data, timeout=30)
+    # The lease (120 s) is judged on the database's clock, not on the replica's, which says it ran out long ago.
+    assert await dispatch_due(ahead, ahead.clock()) == []
+    assert await in_flight == [Outcome("email", "delivered")]
+    assert relay.most_in_flight[address] == 1 and len(relay.to(address)) == 1
+    [row] = await deliveries_of(pool, event_ids)
+    assert await attempt_log(pool, row["id"]) == [(1, "delivered", None)]
 
 
 async def test_two_dispatchers_with_a_lease_shorter_than_a_slow_webhook_never_have_it_in_flight_twice(

@@ -231,6 +231,10 @@ class SMTPUnavailable(aiosmtplib.SMTPConnectError):
         self.code = code
 
 
+class SMTPUnavailableTimeout(SMTPUnavailable, TimeoutError):
+    """`SMTPUnavailable` because the relay did not answer in time while we connected (it is a timeout too)."""
+
+
 class SomeRecipientsRefused(aiosmtplib.SMTPException):
     """The relay took the message for some of its recipients and refused the others (aiosmtplib raises only when it
     refuses all, `SMTPRecipientsRefused`): `refused` maps each refused address to its reply code."""
@@ -238,10 +242,6 @@ class SomeRecipientsRefused(aiosmtplib.SMTPException):
     def __init__(self, refused: dict[str, int]) -> None:
         super().__init__(f"refused for {len(refused)} recipients")
         self.refused = refused
-
-
-class SMTPUnavailableTimeout(SMTPUnavailable, TimeoutError):
-    """`SMTPUnavailable` because the relay did not answer in time while we connected (it is a timeout too)."""
 
 
 class Mailer:
@@ -280,7 +280,7 @@ class Mailer:
             smtp.close()
             if not isinstance(exc, Exception):
                 raise
-            raise unavailable(step, exc) from exc
+            raise _unavailable_at(step, exc) from exc
         return smtp
 
     async def send(self, message: Message, recipients: Sequence[str] | None = None) -> None:
@@ -289,7 +289,8 @@ class Mailer:
             await session.send(message, recipients)
 
 
-def unavailable(step: str, exc: BaseException) -> SMTPUnavailable:
+def _unavailable_at(step: str, exc: BaseException) -> SMTPUnavailable:
+    """`exc`, met at `step` of getting a connection ready, as what it means for our mail."""
     code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
     cls = SMTPUnavailableTimeout if isinstance(exc, TimeoutError) else SMTPUnavailable
     return cls(step, code, f"refused ({code})" if code else type(exc).__name__)
@@ -352,13 +353,13 @@ class MailSession:
             except TimeoutError as exc:
                 self._drop()
                 if connecting:  # timed out before the relay was ready: no mail of this connection will get further
-                    failure = unavailable("connect", exc)
+                    failure = _unavailable_at("connect", exc)
                     self._unavailable = str(failure)
                     raise failure from exc
                 raise
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as exc:
                 # MAIL FROM (a sender the relay no longer takes) or EHLO: the same for every mail of ours.
-                failure = unavailable("MAIL FROM" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "EHLO", exc)
+                failure = _unavailable_at("MAIL FROM" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "EHLO", exc)
                 self._unavailable = str(failure)
                 self._drop()
                 raise failure from exc

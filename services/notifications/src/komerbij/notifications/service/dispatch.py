@@ -200,6 +200,7 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
     unsubscribe_url = None
     greeting: str | None = None
     recipients: list[str] | None = None  # the envelope's, when not every address in To
+    addressed = 1  # how many the mail is for
     if row["contact_id"] is not None:
         contact = contacts.get(row["contact_id"])
         if contact is None or (contact["unsubscribed_at"] is not None and not row["transactional"]):
@@ -212,8 +213,10 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
         if not d.settings.admin_addresses:
             return _Result("skipped", error="no ADMIN_EMAILS configured")
         to, greeting = ", ".join(d.settings.admin_addresses), "beheerder"
+        addressed = len(d.settings.admin_addresses)
         if row["address"]:  # an earlier attempt reached the others; only these are still to get it
             recipients = row["address"].split(", ")
+            addressed = len(recipients)
     elif row["address"]:
         to = row["address"]
         greeting = data.get("name") or data.get("organisation")
@@ -226,8 +229,6 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
         message_id=row["message_id"], sender=d.settings.mail_from, unsubscribe_url=unsubscribe_url,
         partner=not row["transactional"],
     )
-    addressed = len(recipients) if recipients else len(d.settings.admin_addresses) if row["recipient"] == "admins" \
-        else 1
 
     async def send() -> _Result:
         try:
@@ -296,8 +297,8 @@ async def _record(d: Dispatcher, conn: asyncpg.Connection, outbox: asyncpg.Conne
                   sent: list[_Sent]) -> list[Outcome]:
     """Attempts, then statuses, with one statement each for the whole round; the events go to `outbox` (the
     connection, or the runtime's `OutboxRows` collecting them for one write); only a webhook failure's bookkeeping
-    is per delivery. Statuses change only where this round's attempt still holds the row (see `set_outcomes`), and
-    only those rows get events, dead letters and webhook bookkeeping."""
+    is per delivery. Statuses change only where this round's attempt still holds the row (`finish_attempts` says
+    which, and locks them), and only those rows get events, dead letters and webhook bookkeeping."""
     now = d.clock()
     tried = [(one, _next_state(d, one, now)) for one in sent if one.result.status != "released"]
     held = await deliveries.finish_attempts(conn, now, [

@@ -39,7 +39,9 @@ class Settings(ServiceSettings):
         None, description="Key of participants' cancel links, the same in registration and notifications "
         "(falls back to JWT_SECRET)"
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook request")
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Total time one webhook request may take, its answer included"
+    )
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
     )
@@ -59,7 +61,8 @@ class Settings(ServiceSettings):
         "a mail that could not finish within DELIVERY_LEASE_SECONDS is not started and is retried)"
     )
     delivery_lease_seconds: float = Field(
-        120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
+        120.0, gt=0, description="Lease of a dispatch round's claim, on the database's clock: no send is started that "
+        "could not end within it, and a send still unrecorded after it (process killed) is attempted again"
     )
     contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
     event_data_retention_days: int = Field(

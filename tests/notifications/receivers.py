@@ -87,10 +87,6 @@ class MailSink:
         """
         return [m for m in self.for_address(address) if subject_part in str(m["Subject"])]
 
-    def unique_for(self, address: str, subject_part: str = "") -> dict[str, EmailMessage]:
-        """By Message-ID: what a recipient whose mail program dedupes would see."""
-        return {m["Message-ID"]: m for m in self.for_address(address) if subject_part in str(m["Subject"])}
-
 
 @dataclass
 class Hook:

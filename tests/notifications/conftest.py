@@ -135,16 +135,16 @@ async def make_partner(client: httpx.AsyncClient, *, kind: str = "local_coalitio
 
 @asynccontextmanager
 async def notifications(infra: Infra, mail: MailSink, *, dispatch_interval: float = 0.1, jobs_but: tuple[str, ...] = (),
-                        database_url: str | None = None, clock: Clock | None = None,
+                        database_url: str | None = None, clock: Clock | None = None, group: str | None = None,
                         **extra: str) -> AsyncIterator[RunningService]:
     """The service on a database of its own (or `database_url`: a restart), its consumer group placed at the end of
     the shared topics (which already hold every earlier test's events): it sees only what the test publishes.
-    `jobs_but` leaves jobs out; `clock` is what its jobs take for now."""
+    `jobs_but` leaves jobs out; `clock` is what its jobs take for now; `group`: join a replica's consumer group."""
     env = settings_env(infra, database_url or infra.new_database("notif"), **notification_env(mail, **extra))
-    group = f"notifications-{uuid.uuid4().hex[:8]}"
-    spec = build_spec(group, dispatch_interval=dispatch_interval)
+    spec = build_spec(group or f"notifications-{uuid.uuid4().hex[:8]}", dispatch_interval=dispatch_interval)
     spec = dataclasses.replace(spec, jobs=[job for job in spec.jobs if job.name not in jobs_but])
-    await start_group_at_end(infra.kafka_bootstrap, group, spec.events.topics)  # type: ignore[union-attr]
+    if group is None:
+        await start_group_at_end(infra.kafka_bootstrap, spec.events.consumer, spec.events.topics)  # type: ignore[union-attr]
     async with running(spec, env, clock=clock) as service:
         yield service
 

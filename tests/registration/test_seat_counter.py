@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 from support.infra import Infra
-from support.services import RunningService
+from support.services import RunningService, eventually
 
 from komerbij.registration.adapters import activities
 from komerbij.registration.service.privacy import purge_participants
@@ -176,6 +176,10 @@ class _CountingAcquire:
         await self.inner.__aexit__(*exc)
 
 
+async def _committed(counting: _CountingPool) -> bool:
+    return bool(counting.statements) and counting.statements[-1].startswith("COMMIT")
+
+
 async def test_a_signup_is_begin_three_statements_commit(svc: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
     activity_id = await published(svc, capacity=2)
     await sign_up(svc, activity_id, name="Eerste")  # statements prepared, caches warm
@@ -183,7 +187,8 @@ async def test_a_signup_is_begin_three_statements_commit(svc: RunningService, mo
         counting = _CountingPool(svc.runtime.pool)
         monkeypatch.setattr(svc.runtime, "uow", lambda c=counting: UnitOfWork(c, svc.runtime.source))
         signup = await sign_up(svc, activity_id, name="Tweede", party_size=1 if expected == "confirmed" else 2)
-        await asyncio.sleep(0.05)  # query loggers are called soon after, not during
+        # Query loggers are called soon after their statement, not during: wait for the COMMIT's.
+        await eventually(lambda c=counting: _committed(c), what="the COMMIT logged")
         assert signup["status"] == expected
         kinds = [s.split()[0] for s in counting.statements]
         # BEGIN, the conditional update (seats and lock), the sign-up, the outbox row (and its notify), COMMIT

@@ -130,7 +130,10 @@ async def test_seats_freed_between_the_conditional_update_and_the_lock_are_taken
     assert (await exact_counter(svc, activity_id))["seats_taken"] == 2
 
 
-async def test_cancelling_the_activity_frees_every_seat_and_the_purge_keeps_the_counts(svc: RunningService) -> None:
+async def test_cancelling_the_activity_frees_every_seat_and_the_purge_keeps_the_counts(
+    own_svc: RunningService,
+) -> None:
+    svc = own_svc  # the purge below takes every sign-up due in the database: this test's only
     called_off = await published(svc, capacity=3)
     for n, size in enumerate((2, 1, 2)):
         await sign_up(svc, called_off, name=f"Drie{n}", party_size=size)
@@ -143,7 +146,7 @@ async def test_cancelling_the_activity_frees_every_seat_and_the_purge_keeps_the_
     await sign_up(svc, kept, name="Vier", party_size=2)
     await sign_up(svc, kept, name="Vijf", party_size=2)
     # The purge erases contact details (it deletes nothing and changes no status), so the counts stay.
-    assert await purge_participants(svc.runtime, datetime(2027, 11, 8, 9, 0, tzinfo=AMS)) >= 2
+    assert await purge_participants(svc.runtime, datetime(2027, 11, 8, 9, 0, tzinfo=AMS)) == 5  # all, called off too
     assert (await exact_counter(svc, kept))["seats_taken"] == 4
 
 

@@ -1,9 +1,12 @@
-"""The broker is Apache Kafka 4.x, and what the system relies on works against it with aiokafka 0.14."""
+"""The broker is Apache Kafka 4.x, and what the system relies on works against it with aiokafka 0.14: the idempotent
+producer under a lost response, group commits across a restart, `komerbij topics ensure` on a bare broker."""
 
 from __future__ import annotations
 
 import asyncio
 import struct
+import subprocess
+import sys
 import time
 import uuid
 from collections import deque
@@ -14,9 +17,11 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from support.infra import Infra
 from support.kafka import read_topic
 
+from komerbij.contracts import TOPICS
 from komerbij.devtools.kafka import KafkaServer, kafka_version
 from komerbij.devtools.processes import free_port
 from komerbij.runtime.kafka import make_producer
@@ -237,3 +242,42 @@ async def _consume(consumer: AIOKafkaConsumer, wanted: int, timeout: float = 60)
         for records in (await consumer.getmany(timeout_ms=500, max_records=wanted - len(found))).values():
             found += records
     return found
+
+
+def komerbij(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "komerbij.devtools.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.slow
+async def test_topics_ensure_creates_the_registry_with_its_settings_and_is_idempotent(proxied: ProxiedKafka) -> None:
+    # This broker has none of the registry's topics (the session's has them all: nothing would be created there),
+    # and no other test here makes any of them.
+    bootstrap = f"127.0.0.1:{proxied.proxy.port}"
+    first = await asyncio.to_thread(komerbij, "--bootstrap", bootstrap, "topics", "ensure")
+    second = await asyncio.to_thread(komerbij, "--bootstrap", bootstrap, "topics", "ensure")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    created = first.stdout.strip().rpartition("created now: ")[2].split(", ")
+    assert sorted(created) == sorted(TOPICS)
+    assert "created now: none" in second.stdout
+    partitions, retention = await _described(bootstrap)
+    assert partitions == {name: topic.partitions for name, topic in TOPICS.items()}
+    assert retention == {name: topic.retention_ms for name, topic in TOPICS.items()}
+
+
+async def _described(bootstrap: str) -> tuple[dict[str, int], dict[str, int]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(TOPICS))
+        partitions = {t["topic"]: len(t["partitions"]) for t in described}
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in TOPICS])
+    finally:
+        await admin.close()
+    retention = {}
+    for response in configs:
+        for resource in response.resources:
+            name, entries = resource[3], resource[4]
+            retention[name] = next(int(e[1]) for e in entries if e[0] == "retention.ms")
+    return partitions, retention

@@ -94,13 +94,12 @@ def start_infra() -> Iterator[Infra]:
 
 
 @contextmanager
-def own_kafka(workdir: Path, *, topics: bool = True) -> Iterator[KafkaServer]:
-    """A broker of the test's own, for tests that stop and restart it (`topics=False`: without the registry's)."""
+def own_kafka(workdir: Path) -> Iterator[KafkaServer]:
+    """A broker of the test's own, for tests that stop and restart it."""
     server = KafkaServer(workdir / f"kafka-{uuid.uuid4().hex[:6]}", port=free_port(), controller_port=free_port())
     server.start()
     try:
-        if topics:
-            run_sync(ensure_topics(server.bootstrap))
+        run_sync(ensure_topics(server.bootstrap))
         yield server
     finally:
         server.stop()

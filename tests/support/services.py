@@ -111,8 +111,8 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2) -> Any:
-    """Poll an async check until it returns something truthy."""
+async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2, what: str | None = None) -> Any:
+    """Poll an async check until it returns something truthy; `what` names the condition in the failure."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -120,4 +120,5 @@ async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2) 
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    name = what or getattr(check, "__name__", "condition").replace("_", " ")
+    raise AssertionError(f"{name}: not met within {timeout}s (last: {last!r})")

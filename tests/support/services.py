@@ -34,6 +34,9 @@ def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:
         "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "METRICS_REFRESH_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        # The tests' feed servers and webhook receivers listen on this machine; every other private or
+        # reserved address stays refused, as in production.
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     env.update(extra)
     return env

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from komerbij.runtime.outbound import OutboundRefused
+
 
 @dataclass(frozen=True)
 class PostResult:
@@ -21,8 +23,11 @@ async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[s
         response = await client.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
         return PostResult(False, None, f"timeout after {timeout:g}s")
+    except OutboundRefused as exc:
+        return PostResult(False, None, f"refused: {exc}")
     except httpx.HTTPError as exc:
-        return PostResult(False, None, f"{type(exc).__name__}: {exc}"[:500])
+        # The class only: a raw connection error names addresses and ports of what answered, and what did not.
+        return PostResult(False, None, type(exc).__name__)
     if 200 <= response.status_code < 300:
         return PostResult(True, response.status_code, None)
     return PostResult(False, response.status_code, f"HTTP {response.status_code}")

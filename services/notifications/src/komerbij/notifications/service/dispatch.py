@@ -40,6 +40,7 @@ from komerbij.notifications.domain.retries import retry_delay
 from komerbij.notifications.domain.routing import partner_view
 from komerbij.notifications.domain.signatures import unsubscribe_token, webhook_headers
 from komerbij.notifications.settings import Settings
+from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRows, add_event
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class Dispatcher:
     source: str
     clock: Callable[[], datetime]
     rand: random.Random | None = None
+    # Webhook connections go through it (public addresses only). The service always passes the runtime's;
+    # None (no guard) is only for tests that drive a Dispatcher against a local receiver without a service.
+    outbound: OutboundPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ async def dispatch_due(d: Dispatcher, now: datetime) -> list[Outcome]:
     lease, timeout = d.settings.delivery_lease_seconds, d.mailer.timeout
     deadline = claimed + lease - timeout - min(RECORDING_SHARE * lease, (lease - timeout) / 2)
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, verify=_TLS))
+        client = await stack.enter_async_context(
+            d.outbound.client(verify=_TLS, follow_redirects=False) if d.outbound is not None
+            else httpx.AsyncClient(follow_redirects=False, verify=_TLS))
         # Mails go one after the other on a connection; a few connections let the next mail be composed and sent
         # while the relay answers the previous one. Opening one costs a connect, EHLO and QUIT, so a small round
         # (the usual one, woken by each consumed batch) keeps to one connection.
@@ -166,7 +172,7 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
             return _Result("skipped", error="recipient unsubscribed or erased")
         to, greeting = contact["email"], contact["name"]
         if not row["transactional"]:
-            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]))
+            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]), now=d.clock().timestamp())
             unsubscribe_url = f"{d.settings.public_base_url.rstrip('/')}/unsubscribe/{token}"
     elif row["recipient"] == "admins":
         if not d.settings.admin_addresses:

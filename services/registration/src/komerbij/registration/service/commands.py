@@ -12,7 +12,7 @@ from komerbij.registration.domain.activity import ACCESSIBILITY, CATEGORIES, TAR
 from komerbij.registration.domain.address import normalize_postcode
 from komerbij.registration.domain.edition import AMSTERDAM
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")  # , ; < > would name a second recipient
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{7,20}$")
 
 

@@ -1,18 +1,18 @@
-"""Request-body limits, enforced while the body streams in and before any route (or its token check) runs.
+"""Request-body limits, enforced while the body streams in: nothing reads more than the limit, not even a route's
+body parsing that FastAPI runs before the route's token check.
 
 A small default (MAX_BODY_BYTES) covers every JSON route; an upload route names its own limit with
-`openapi_extra=body_limit(...)`, which also shows the limit in its OpenAPI. A declared Content-Length over the limit
-is answered 413 before a byte of the body is read; a chunked (or understated) body is cut off as soon as what
-arrived passes the limit. The 413 closes the connection, so the rest of a huge body is not received either.
+`openapi_extra=body_limit(...)`, which also shows the limit in its OpenAPI. The limit is looked up when the body is
+first read (the route is known by then): a declared Content-Length over it is answered 413 before a byte of the body
+is read, a chunked (or understated) body as soon as what arrived passes it. The 413 closes the connection, so the
+rest of a huge body is not received either.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BODY_LIMIT_KEY = "x-max-body-bytes"
@@ -24,7 +24,7 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
 
 
 class BodyTooLarge(StarletteHTTPException):
-    """Raised from `receive` mid-body; FastAPI passes HTTP exceptions through, so it reaches the problem handler."""
+    """Raised from `receive`; FastAPI passes HTTP exceptions through its body parsing, to the problem handler."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The request body is larger than {limit} bytes.", headers={"Connection": "close"})
@@ -42,29 +42,24 @@ class BodyLimitMiddleware:
         self.default_limit = default_limit
 
     def limit_for(self, scope: Scope) -> int:
-        """The matched route's own limit, else the default (also for paths no route serves)."""
-        for route in scope["app"].router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                extra = getattr(route, "openapi_extra", None) or {}
-                return int(extra.get(BODY_LIMIT_KEY, self.default_limit))
-        return self.default_limit
+        """The matched route's own limit (routing has put it in the scope), else the default."""
+        extra = getattr(scope.get("route"), "openapi_extra", None) or {}
+        return int(extra.get(BODY_LIMIT_KEY, self.default_limit))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            response = JSONResponse(too_large_body(scope["path"], limit), status_code=413,
-                                    media_type="application/problem+json", headers={"Connection": "close"})
-            await response(scope, receive, send)
-            return
+        limit: int | None = None
         received = 0
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal limit, received
+            if limit is None:
+                limit = self.limit_for(scope)
+                if declared is not None and declared > limit:
+                    raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -113,6 +114,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, ProblemError(exc.status_code, titles.get(exc.status_code, "Fout"), str(exc.detail))
         )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # A value that passed validation but that PostgreSQL cannot store or compare (a NUL character in text, a
+        # date before year 1 in UTC, a number out of range) is the client's to fix, not a server error.
+        log.warning("value refused by the database", extra={"error_class": type(exc).__name__})
+        return problem_response(request, ProblemError(
+            422, "Ongeldige invoer", "A value cannot be stored: out of range, or text with a NUL character.",
+            errors=[{"field": "body", "message": "een waarde valt buiten het bereik of bevat een ongeldig teken"}],
+        ))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

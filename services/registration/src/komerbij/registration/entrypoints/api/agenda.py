@@ -30,9 +30,12 @@ def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise invalid(name, "geen geldige datum; schrijf die als JJJJ-MM-DD") from None
+    if not 1900 <= day.year <= 2999:  # the day's bounds in UTC would overflow (found by the fuzz run)
+        raise invalid(name, "kies een datum tussen 1900 en 2999")
+    return day
 
 
 def _yes_no(value: str | None) -> bool | None:

@@ -10,11 +10,13 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import pytest_asyncio
 from support.infra import Infra
 from support.services import RunningService, auth, running, settings_env
 
+from komerbij.materials.app import SPEC as MATERIALS
 from komerbij.media.app import SPEC as MEDIA
 from komerbij.media.entrypoints.api.models import MAX_IMPORT_BYTES
 from komerbij.registration.app import SPEC as REGISTRATION
@@ -127,14 +129,36 @@ def test_over_http_a_chunked_body_is_cut_off_once_it_passes_the_limit(media_http
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
 
 
-@pytest.mark.parametrize("size", [2 * 1024 * 1024, MAX_IMPORT_BYTES + 128 * 1024])
-def test_the_import_route_takes_more_than_the_default_up_to_its_own_limit(media_http: Served, size: int) -> None:
-    import httpx
+def _export(rows: int, cell_bytes: int) -> bytes:
+    """A vendor export whose unmapped `notitie` column makes it large without many mentions to record."""
+    lines = [f"2027-10-01,Omroep Groot,online,regional,Kom erbij {i},{'x' * cell_bytes}" for i in range(rows)]
+    return ("date,outlet,medium,scope,title,notitie\n" + "\n".join(lines) + "\n").encode()
 
-    rows = b"date,outlet,title\n" + b"2027-10-01,Omroep Groot,Kom erbij\n" * (size // 34)
+
+@pytest.mark.parametrize(("rows", "cell_bytes"), [(20, 100_000), (110, 100_000)])
+def test_the_import_route_takes_more_than_the_default_up_to_its_own_limit(media_http: Served, rows: int,
+                                                                          cell_bytes: int) -> None:
+    export = _export(rows, cell_bytes)
     r = httpx.post(f"{media_http.url}/v1/mentions/import", headers=auth("comms"), timeout=60,
-                   files={"file": ("export.csv", rows[:size], "text/csv")})
-    if size > MAX_IMPORT_BYTES:
+                   files={"file": ("export.csv", export, "text/csv")})
+    if len(export) > MAX_IMPORT_BYTES:
         _assert_problem(r, MAX_IMPORT_BYTES + 64 * 1024)
     else:
-        assert r.status_code == 200, r.text[:500]
+        assert len(export) > DEFAULT_LIMIT and r.status_code == 200, r.text[:500]
+        assert r.json()["created"] == rows, {k: v for k, v in r.json().items() if k != "ids"}
+
+
+def test_an_upload_with_a_cell_over_the_csv_field_limit_is_422_not_a_server_error(media_http: Served) -> None:
+    r = httpx.post(f"{media_http.url}/v1/mentions/import", headers=auth("comms"), timeout=60,
+                   files={"file": ("export.csv", _export(1, 200_000), "text/csv")})
+    assert r.status_code == 422, r.text[:500]
+    assert [e["field"] for e in r.json()["errors"]] == ["file"]
+
+
+async def test_a_status_upload_with_a_cell_over_the_csv_field_limit_is_422(infra: Infra) -> None:
+    async with running(MATERIALS, settings_env(infra, infra.new_database("sec_bodies_materials"))) as svc:
+        upload = "order_id,status\n" + "x" * 200_000 + ",shipped\n"
+        r = await svc.client.post("/v1/fulfilment/status.csv", content=upload.encode(),
+                                  headers={**auth("fulfilment"), "content-type": "text/csv"})
+    assert r.status_code == 422, r.text[:500]
+    assert [e["field"] for e in r.json()["errors"]] == ["file"]

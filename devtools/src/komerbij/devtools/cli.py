@@ -8,7 +8,6 @@ import os
 import sys
 
 from komerbij.contracts import TOPICS
-
 from komerbij.runtime.settings import DEVELOPMENT_JWT_SECRET
 
 # The secret `make run` gives the services; local use only (production verifies RS256 tokens via JWT_JWKS_URL).

@@ -21,7 +21,7 @@ from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.bodylimit import body_limit
 from komerbij.runtime.csvcells import csv_text
 from komerbij.runtime.http import ProblemError, field_error
-from komerbij.runtime.service import runtime_of
+from komerbij.runtime.service import Runtime, runtime_of
 
 router = APIRouter(prefix="/v1/fulfilment", tags=["fulfilment"])
 PICKLIST_COLUMNS = ("order_id", "municipality", "organisation", "attention", "street", "postcode", "city",
@@ -87,6 +87,13 @@ async def upload_status(request: Request, principal: Principal = require("fulfil
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # Dutch spreadsheets write ';'
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return await _apply_rows(rt, reader)
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB field limit: no status file has one
+        raise field_error("file", f"Regel {reader.line_num} is geen leesbare CSV ({exc}).") from None
+
+
+async def _apply_rows(rt: Runtime, reader: csv.DictReader[str]) -> UploadResult:
     columns = {(c or "").strip().lower() for c in reader.fieldnames or ()}
     missing = sorted({"order_id", "status"} - columns)
     if missing:

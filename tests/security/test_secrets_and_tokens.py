@@ -24,6 +24,7 @@ from komerbij.notifications.settings import Settings as NotificationSettings
 from komerbij.registration.adapters import calendar
 from komerbij.registration.app import SPEC as REGISTRATION
 from komerbij.registration.settings import Settings as RegistrationSettings
+from komerbij.runtime.auth import TokenVerifier
 from komerbij.runtime.service import create_app
 from komerbij.runtime.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, check_startup
 
@@ -59,6 +60,9 @@ def test_the_development_flag_admits_the_development_secret_and_a_long_secret_ne
 def test_jwks_tokens_need_both_issuer_and_audience(extra: dict[str, str], variable: str) -> None:
     with pytest.raises(ValidationError, match=variable):
         RegistrationSettings(**BASE, jwt_jwks_url="https://id.example/jwks", **extra)
+    with pytest.raises(ValueError, match="issuer and an audience"):
+        TokenVerifier(secret=None, jwks_url="https://id.example/jwks", **{k.removeprefix("jwt_"): v
+                                                                          for k, v in extra.items()})
 
 
 @pytest.mark.parametrize(("unsubscribe", "message"), [

@@ -238,8 +238,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
     document_problems(app)
-    # Outermost last: the real client address first, then the correlation id, then the body limit (before routing
-    # and authentication).
+    # Outermost last: the real client address first, then the correlation id, then the body limit (it holds for
+    # whoever reads the body, FastAPI's parsing before the token check included).
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.proxy_networks])

@@ -37,9 +37,9 @@ class CountingBody:
         self.pulled = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while self.pulled < self.total:
+        while self.pulled < self.total:  # JSON whitespace: the body is never complete enough to parse anyway
             self.pulled += CHUNK
-            yield b'{"name": "' + b"x" * (CHUNK - 10) + b'"}'[:0] + b"xxxxxxxxxx"
+            yield b" " * CHUNK
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -36,6 +36,11 @@ def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:
         "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "METRICS_REFRESH_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        # The tests' feed servers and webhook receivers listen on this machine; every other private or
+        # reserved address stays refused, as in production.
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+        # notifications' own key (outside development it is required and must differ from JWT_SECRET)
+        "UNSUBSCRIBE_SECRET": "unsubscribe-key-for-komerbij-tests-only",
     }
     env.update(extra)
     return env

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from komerbij.contracts import TOPICS
+from komerbij.runtime.settings import DEVELOPMENT_JWT_SECRET
 
 # The secret `make run` gives the services; local use only (production verifies RS256 tokens via JWT_JWKS_URL).
-DEV_SECRET = "komerbij-local-development-secret-not-for-production"
+# A service refuses it unless KOMERBIJ_DEV is set, which `make run` does.
+DEV_SECRET = DEVELOPMENT_JWT_SECRET
 
 
 def _bootstrap(args: argparse.Namespace) -> str:

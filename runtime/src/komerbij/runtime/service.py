@@ -22,17 +22,21 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from komerbij.contracts import TOPICS, Event
 from komerbij.runtime import db, logs
 from komerbij.runtime.auth import TokenVerifier
+from komerbij.runtime.bodylimit import BodyLimitMiddleware
 from komerbij.runtime.consumer import BoundConsumer, EventRouter, RetryPolicy
-from komerbij.runtime.http import ObservabilityMiddleware, install_problem_handlers
+from komerbij.runtime.http import ObservabilityMiddleware, document_problems, install_problem_handlers
 from komerbij.runtime.jobs import Clock, Job, Scheduler, SystemClock
 from komerbij.runtime.kafka import make_broker, make_producer
 from komerbij.runtime.metrics import Metrics
+from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRelay, add_event, purge_sent
-from komerbij.runtime.settings import ServiceSettings, load_settings
+from komerbij.runtime.ratelimit import RateLimiter
+from komerbij.runtime.settings import ServiceSettings, check_startup, load_settings
 
 log = logging.getLogger(__name__)
 Refresher = Callable[["Runtime"], Awaitable[None]]
@@ -94,6 +98,7 @@ class Runtime:
             secret=settings.jwt_secret, jwks_url=settings.jwt_jwks_url, issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        self.outbound = OutboundPolicy.from_settings(settings)  # every feed and webhook request goes through it
         self.broker: KafkaBroker = make_broker(
             settings.kafka_bootstrap_servers, service=spec.name, registry=self.metrics.registry
         )
@@ -220,6 +225,7 @@ async def _housekeeping(rt: Runtime, now: datetime) -> None:
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings(spec.settings_class)
+    check_startup(settings)
     logs.configure_logging(spec.name, settings.log_level)
     runtime = Runtime(spec, settings, clock or SystemClock())
 
@@ -233,8 +239,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
+    document_problems(app)
+    # Outermost last: the real client address first, then the correlation id, then the body limit (it holds for
+    # whoever reads the body, FastAPI's parsing before the token check included).
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.proxy_networks])
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -274,4 +286,6 @@ def serve(spec: ServiceSpec) -> None:
     app = create_app(spec, settings)
     port = int(os.environ.get("PORT", spec.default_port))
     host = os.environ.get("HOST", "127.0.0.1")
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+    # proxy_headers=False: the app's own ProxyHeadersMiddleware trusts TRUSTED_PROXIES only (uvicorn's default
+    # would trust X-Forwarded-For from 127.0.0.1).
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30, proxy_headers=False)

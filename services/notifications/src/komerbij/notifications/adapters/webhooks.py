@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from komerbij.runtime.outbound import OutboundPolicy, OutboundRefused
+
 # Loading the CA bundle costs ~40 ms of CPU; made once, not per dispatch round (it blocked the event loop each time).
 _TLS = ssl.create_default_context()
 # What is read of an answer at most. Nothing in it is used (the status says it all); reading a small body lets the
@@ -16,8 +18,14 @@ _TLS = ssl.create_default_context()
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
-def client() -> httpx.AsyncClient:
-    """The client a dispatch round sends its webhooks with (redirects are not followed: the URL is the endpoint)."""
+def client(outbound: OutboundPolicy | None) -> httpx.AsyncClient:
+    """The client a dispatch round sends its webhooks with (redirects are not followed: the URL is the endpoint).
+
+    With an outbound policy (always, in the service) every connection goes to a public address only; without one
+    (some unit tests) the client is unguarded.
+    """
+    if outbound is not None:
+        return outbound.client(verify=_TLS, follow_redirects=False)
     return httpx.AsyncClient(follow_redirects=False, verify=_TLS)
 
 
@@ -45,8 +53,11 @@ async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[s
                     break  # the rest is not read: leaving the block closes the connection
     except (TimeoutError, httpx.TimeoutException):
         return PostResult(False, None, f"timeout after {timeout:g}s")
+    except OutboundRefused as exc:
+        return PostResult(False, None, f"refused: {exc}")
     except httpx.HTTPError as exc:
-        return PostResult(False, None, f"{type(exc).__name__}: {exc}"[:500])
+        # The class only: a raw connection error names addresses and ports of what answered, and what did not.
+        return PostResult(False, None, type(exc).__name__)
     if 200 <= response.status_code < 300:
         return PostResult(True, response.status_code, None)
     return PostResult(False, response.status_code, f"HTTP {response.status_code}")

@@ -56,7 +56,7 @@ def dispatcher(rt: Runtime) -> Dispatcher:
     s: Settings = settings_of(rt)
     mailer = Mailer(host=s.smtp_host, port=s.smtp_port, sender=s.mail_from, username=s.smtp_username,
                     password=s.smtp_password, starttls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
-    return Dispatcher(rt.pool, s, mailer, rt.source, rt.clock.now)
+    return Dispatcher(rt.pool, s, mailer, rt.source, rt.clock.now, outbound=rt.outbound)
 
 
 async def dispatch(rt: Runtime, now: datetime, stopping: asyncio.Event | None = None) -> int:

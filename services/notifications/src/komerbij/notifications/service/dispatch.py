@@ -51,6 +51,7 @@ from komerbij.notifications.domain.routing import participant_view, partner_view
 from komerbij.notifications.domain.signatures import unsubscribe_token, webhook_headers
 from komerbij.notifications.settings import Settings
 from komerbij.runtime import logs
+from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRows, add_record
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class Dispatcher:
     source: str
     clock: Callable[[], datetime]
     rand: random.Random | None = None
+    # Webhook connections go through it (public addresses only). The service always passes the runtime's;
+    # None (no guard) is only for tests that drive a Dispatcher against a local receiver without a service.
+    outbound: OutboundPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ async def dispatch_due(d: Dispatcher, now: datetime, stopping: asyncio.Event | N
     sends_end = claimed + lease - min(RECORDING_SHARE * lease, (lease - timeout) / 2)
     round_ = _Round(d, stopping or asyncio.Event(), sends_end)
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(webhooks.client())
+        client = await stack.enter_async_context(webhooks.client(d.outbound))
         # Mails go one after the other on a connection; a few connections let the next mail be composed and sent
         # while the relay answers the previous one. Opening one costs a connect, EHLO and QUIT, so a small round
         # (the usual one, woken by each consumed batch) keeps to one connection.
@@ -207,7 +211,7 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
             return _Result("skipped", error="recipient unsubscribed or erased")
         to, greeting = contact["email"], contact["name"]
         if not row["transactional"]:
-            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]))
+            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]), now=d.clock().timestamp())
             unsubscribe_url = f"{d.settings.public_base_url.rstrip('/')}/unsubscribe/{token}"
     elif row["recipient"] == "admins":
         if not d.settings.admin_addresses:

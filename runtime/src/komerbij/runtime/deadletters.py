@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from komerbij.contracts.topics import dlq_of
-from komerbij.runtime.kafka import make_producer
+from komerbij.runtime.kafka import client_settings, make_producer
 
 log = logging.getLogger(__name__)
 PREFIX = "dlq_"
@@ -61,7 +61,7 @@ async def replay(bootstrap: str, topic: str, *, idle_timeout: float = 5.0) -> in
     dlq = dlq_of(topic)
     consumer = AIOKafkaConsumer(
         dlq, bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset="earliest", **client_settings().client_options(),
     )
     producer = make_producer(bootstrap, client_id="komerbij-dlq-replay")
     await consumer.start()

@@ -270,11 +270,12 @@ class Verdict:
 
 
 def kubeconform(manifests: str) -> list[Verdict]:
-    """Every object against its schema, strictly; an object whose schema is missing is an error, not a skip."""
+    """Every object against its schema, strictly; an object whose schema is missing is an error, not a skip.
+    One worker: each of kubeconform's workers compiles the (large) schemas again, which costs more than it saves."""
     core = ensure_core_schemas()
     crds = ensure_crd_schemas()
     command = [
-        str(ensure_tool(KUBECONFORM)), "-strict", "-summary", "-verbose", "-output", "json",
+        str(ensure_tool(KUBECONFORM)), "-strict", "-summary", "-verbose", "-output", "json", "-n", "1",
         "-kubernetes-version", KUBERNETES_VERSION,
         "-schema-location", f"{core}/{{{{.ResourceKind}}}}{{{{.KindSuffix}}}}.json",
         "-schema-location", f"{crds}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",

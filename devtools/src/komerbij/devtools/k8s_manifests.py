@@ -86,13 +86,14 @@ class Sizing:
     memory_limit: str
     max_replicas: int
     storage: str
+    db_cpu: str
 
 
 SIZING = {
-    "registration": Sizing("500m", "256Mi", "512Mi", 8, "20Gi"),
-    "materials": Sizing("250m", "256Mi", "512Mi", 4, "10Gi"),
-    "media": Sizing("250m", "256Mi", "512Mi", 3, "10Gi"),
-    "notifications": Sizing("500m", "256Mi", "512Mi", 3, "20Gi"),
+    "registration": Sizing("500m", "256Mi", "512Mi", 8, "20Gi", "1"),
+    "materials": Sizing("250m", "256Mi", "512Mi", 4, "10Gi", "500m"),
+    "media": Sizing("250m", "256Mi", "512Mi", 3, "10Gi", "500m"),
+    "notifications": Sizing("500m", "256Mi", "512Mi", 3, "20Gi", "1"),
 }
 MIN_REPLICAS = 2
 # Who may reach the internet (80/443), and why: media polls outlets' feeds, notifications calls partners' webhooks.
@@ -500,7 +501,7 @@ def postgres(svc: Service) -> list[dict[str, Any]]:
                 "max_connections": str(server_connections + 50),
             }},
             "storage": {"size": svc.sizing.storage},
-            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+            "resources": {"requests": {"cpu": svc.sizing.db_cpu, "memory": "1Gi"}, "limits": {"memory": "1Gi"}},
             "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname"},
             "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": PART_OF}},
         },

@@ -150,3 +150,32 @@ def test_every_config_map_reference_resolves(overlay: str, rendered: dict[str, l
     assert references
     assert set(references) <= configmaps, set(references) - configmaps
     assert generated_name(docs, "ConfigMap", "komerbij-common")
+
+
+def test_kafka_client_settings_give_sasl_over_tls_with_the_cluster_ca() -> None:
+    import ssl
+
+    import certifi
+
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "notifications",
+           "KAFKA_SASL_PASSWORD": "secret", "KAFKA_SSL_CAFILE": certifi.where()}
+    with environment(env):
+        settings = KafkaClientSettings()
+    options = settings.client_options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("notifications", "secret")
+    assert options["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    assert options["ssl_context"].get_ca_certs() or options["ssl_context"].cert_store_stats()["x509_ca"] > 0
+    security = settings.broker_security()
+    assert security is not None and security.use_ssl
+
+
+def test_kafka_client_settings_refuse_sasl_without_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    from komerbij.runtime.kafka import client_settings
+
+    with environment({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}), pytest.raises(SystemExit):
+        client_settings()
+    assert "KAFKA_SASL_USERNAME" in capsys.readouterr().err
+    with environment({}):
+        assert client_settings().client_options() == {"security_protocol": "PLAINTEXT"}

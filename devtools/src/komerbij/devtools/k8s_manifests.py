@@ -187,8 +187,15 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * factor
 
 
+class _Dumper(yaml.SafeDumper):
+    """Spell every repeated block out (no &id001 anchors): the files are read by people running a cluster."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump(docs: Sequence[dict[str, Any]], source: str) -> str:
-    body = yaml.safe_dump_all(list(docs), sort_keys=False, width=120, default_flow_style=False)
+    body = yaml.dump_all(list(docs), Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
     return GENERATED_HEADER.format(source=source) + body
 
 

@@ -16,6 +16,7 @@ k8s_manifests).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,18 @@ def overlays() -> list[Path]:
     return sorted(p for p in (k8s_dir() / "overlays").iterdir() if (p / "kustomization.yaml").exists())
 
 
+@contextmanager
+def _install_lock() -> Iterator[None]:
+    """Several test sessions may start at once on one machine: one prepares, the others wait and find it done."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / ".k8s-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _complete(folder: Path) -> bool:
     return (folder / ".complete").exists()
 
@@ -93,10 +107,17 @@ def ensure_tool(tool: GoTool) -> Path:
     """Build the tool once with the machine's Go; later calls only check the cached binary."""
     if _complete(tool.folder) and tool.binary.exists():
         return tool.binary
+    with _install_lock():
+        if _complete(tool.folder) and tool.binary.exists():
+            return tool.binary
+        return _build_tool(tool)
+
+
+def _build_tool(tool: GoTool) -> Path:
     go = shutil.which("go")
     if go is None:
-        raise ToolMissing(f"{tool.name}: Go is missing (needed once to build it); install Go 1.26, e.g. "
-                          f"`apt-get install golang-go`, or put a {tool.name} {tool.version} binary at "
+        raise ToolMissing(f"{tool.name}: Go is missing (needed once to build it); install Go 1.26 or newer "
+                          f"(go.dev/dl), or put a {tool.name} {tool.version} binary at "
                           f"{tool.binary}")
     tool.folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(tool.folder), "CGO_ENABLED": "0"}
@@ -142,6 +163,13 @@ def ensure_core_schemas() -> Path:
     target = core_schema_dir()
     if _complete(target):
         return target
+    with _install_lock():
+        if not _complete(target):
+            _make_core_schemas(target)
+    return target
+
+
+def _make_core_schemas(target: Path) -> None:
     folder = f"kubernetes_validate/kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict/"
     with tempfile.TemporaryDirectory(prefix="komerbij-k8s-") as tmp:
         wheel = _download_wheel(Path(tmp))
@@ -157,7 +185,6 @@ def ensure_core_schemas() -> Path:
     _mark_complete(staging, f"{SCHEMA_WHEEL}=={SCHEMA_WHEEL_VERSION} v{KUBERNETES_VERSION}-local-strict")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    return target
 
 
 # --- CRD schemas --------------------------------------------------------------------------------------------------
@@ -218,6 +245,13 @@ def ensure_crd_schemas() -> Path:
     target = crd_schema_dir()
     if _complete(target):
         return target
+    with _install_lock():
+        if not _complete(target):
+            _make_crd_schemas(target)
+    return target
+
+
+def _make_crd_schemas(target: Path) -> None:
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     for name, schema in crd_schemas(crd_files()).items():
@@ -227,7 +261,6 @@ def ensure_crd_schemas() -> Path:
     _mark_complete(staging, "strict schemas of deploy/k8s/crds")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    return target
 
 
 # --- build and validate -------------------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES)) | sha1sum | cut -c1-12)
 
-.PHONY: run test test-fast test-random lint bench lock schemas clean install
+.PHONY: run test test-fast test-random lint bench lock schemas k8s clean install
 
 run: $(STAMP) ## start Kafka, PostgreSQL, the SMTP catcher, Prometheus and the four services
 	$(BIN)/komerbij run
 
 test: $(STAMP) ## the whole suite against real Kafka and PostgreSQL (started on free ports)
 	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
+	@$(BIN)/python -m komerbij.devtools.k8s install >/dev/null || echo "kustomize/kubeconform unavailable: tests/deploy will say so"
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -31,6 +32,10 @@ bench: $(STAMP) ## benchmarks (not part of make test); see BENCHMARKS.md
 
 schemas: $(STAMP) ## rewrite contracts/schemas after an additive event change
 	$(BIN)/python -m komerbij.contracts.schemas contracts/schemas
+
+k8s: $(STAMP) ## regenerate deploy/k8s from the code and validate both overlays offline (docs/DEPLOY.md)
+	$(BIN)/python -m komerbij.devtools.k8s generate
+	$(BIN)/python -m komerbij.devtools.k8s validate
 
 lock: ## re-pin requirements.lock (hashes, no URLs) after editing requirements.in
 	$(BIN)/uv pip compile --generate-hashes --no-header --python-version 3.11 requirements.in -o requirements.lock

@@ -33,6 +33,7 @@ from komerbij.runtime.kafka import make_broker, make_producer
 from komerbij.runtime.metrics import Metrics
 from komerbij.runtime.outbox import OutboxRelay, add_event, purge_sent
 from komerbij.runtime.settings import ServiceSettings, load_settings
+from komerbij.runtime.web.install import install as install_web
 
 log = logging.getLogger(__name__)
 Refresher = Callable[["Runtime"], Awaitable[None]]
@@ -230,6 +231,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_web(app, settings)  # pages: session cookie, /static, /login and /logout, Dutch error pages
     app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")

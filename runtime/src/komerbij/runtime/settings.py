@@ -41,12 +41,31 @@ class ServiceSettings(BaseSettings):
     metrics_refresh_seconds: float = Field(15.0, gt=0)
     db_pool_max_size: int = Field(10, ge=1)
     load_demo_data: bool = Field(False, description="Load demo data at start (make run sets it)")
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer people log in with on the pages (the Keycloak realm's URL); "
+        "without it the pages offer no login"
+    )
+    oidc_client_id: str = Field("komerbij-web", description="Client id of the pages at the issuer")
+    oidc_client_secret: str | None = Field(
+        None, description="Client secret (confidential client); unset: a public client, PKCE only"
+    )
+    session_secret: str | None = Field(
+        None, description="Signs the session cookie; the same value in every service behind one front door "
+        "(falls back to JWT_SECRET)"
+    )
+    session_max_age_seconds: int = Field(8 * 3600, ge=300, description="How long a login lasts")
 
     @model_validator(mode="after")
     def _one_way_to_check_tokens(self) -> ServiceSettings:
         if not self.jwt_secret and not self.jwt_jwks_url:
             raise ValueError("JWT_SECRET: set it (local HS256) or set JWT_JWKS_URL (RS256 via an OIDC issuer)")
+        if not self.session_secret and not self.jwt_secret:
+            raise ValueError("SESSION_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL only)")
         return self
+
+    @property
+    def session_key(self) -> str:
+        return self.session_secret or self.jwt_secret or ""
 
 
 S = TypeVar("S", bound=BaseSettings)

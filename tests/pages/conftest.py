@@ -1,11 +1,13 @@
 """The pages as people meet them: the system behind the real front door, Chromium, and Keycloak when a test needs it.
 
-Every fixture here is session-wide (the stack, Chromium and Keycloak are each started once). What the expensive
-ones cost is printed at the end of the run.
+Every fixture here is session-wide (the stack, Chromium and Keycloak are each started once). Keycloak costs ~20-30 s
+and ~500 MB, so it only runs when a collected test asks for it; it then boots in the background while the stack
+starts. What the expensive fixtures cost is printed at the end of the run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +15,7 @@ from playwright.sync_api import Browser
 from support.browser import chromium
 from support.frontdoor import Stack, running_stack
 from support.infra import Infra, make_workdir
-from support.keycloak import TIMINGS, KeycloakAddress, new_address, start_keycloak
+from support.keycloak import TIMINGS, KeycloakAddress, keycloak_server, new_address
 
 from komerbij.devtools.keycloak import KeycloakServer
 
@@ -24,18 +26,35 @@ def keycloak_address() -> KeycloakAddress:
 
 
 @pytest.fixture(scope="session")
-def stack(infra: Infra, keycloak_address: KeycloakAddress) -> Iterator[Stack]:
+def keycloak_launched(request: pytest.FixtureRequest, keycloak_address: KeycloakAddress) -> Iterator[
+        KeycloakServer | None]:
+    """Keycloak booting in the background when some test of this run will need it, else nothing."""
+    if not any("keycloak" in item.fixturenames for item in request.session.items):
+        yield None
+        return
+    server = keycloak_server(keycloak_address, make_workdir())
+    server.launch()
+    TIMINGS["Keycloak launched at"] = time.monotonic()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, keycloak_address: KeycloakAddress,
+          keycloak_launched: KeycloakServer | None) -> Iterator[Stack]:
     with running_stack(infra, make_workdir() / "stack", keycloak_address) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def keycloak(keycloak_address: KeycloakAddress) -> Iterator[KeycloakServer]:
-    server = start_keycloak(keycloak_address, make_workdir())
-    try:
-        yield server
-    finally:
-        server.stop()
+def keycloak(keycloak_launched: KeycloakServer | None) -> KeycloakServer:
+    assert keycloak_launched is not None
+    keycloak_launched.wait_ready()
+    launched = TIMINGS.pop("Keycloak launched at")
+    TIMINGS["Keycloak start"] = time.monotonic() - launched
+    return keycloak_launched
 
 
 @pytest.fixture(scope="session")
@@ -45,5 +64,6 @@ def browser() -> Iterator[Browser]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if TIMINGS:
-        terminalreporter.write_line("page tests: " + ", ".join(f"{k} {v:.1f} s" for k, v in TIMINGS.items()))
+    shown = {k: v for k, v in TIMINGS.items() if not k.endswith(" at")}
+    if shown:
+        terminalreporter.write_line("page tests: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))

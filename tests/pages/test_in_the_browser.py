@@ -25,6 +25,8 @@ def test_axe_finds_no_wcag_21_aa_violation(stack: Stack, browser: Browser, path:
         assert page.locator("html").get_attribute("lang") == "nl"
         violations = axe_violations(page)
         assert violations == [], violations
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the screen: people would scroll sideways"
         screenshot(page, name, width)
     finally:
         context.close()

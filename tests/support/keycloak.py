@@ -6,7 +6,6 @@ chosen first, so services can be configured with the issuer before Keycloak runs
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +34,8 @@ def new_address() -> KeycloakAddress:
     return KeycloakAddress(free_port())
 
 
-def start_keycloak(address: KeycloakAddress, workdir: Path) -> KeycloakServer:
-    server = KeycloakServer(workdir / "keycloak", port=address.port, management_port=free_port())
-    started = time.monotonic()
-    server.start()
-    TIMINGS["Keycloak start (fetch/build cached)"] = time.monotonic() - started
-    return server
+def keycloak_server(address: KeycloakAddress, workdir: Path) -> KeycloakServer:
+    return KeycloakServer(workdir / "keycloak", port=address.port, management_port=free_port())
 
 
 def password_token(server: KeycloakServer, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:

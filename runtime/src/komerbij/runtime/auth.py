@@ -62,8 +62,10 @@ class TokenVerifier:
                 key = self._secret
             else:
                 raise ProblemError(401, "Ongeldig token", f"Tokens signed with {algorithm} are not accepted here.")
+            # `aud` is checked when JWT_AUDIENCE names one (Keycloak's tokens carry `komerbij`); unset, any is taken
             claims = jwt.decode(token, key, algorithms=[algorithm], issuer=self._issuer,  # type: ignore[arg-type]
-                                audience=self._audience, options={"require": ["exp", "sub"]})
+                                audience=self._audience,
+                                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None})
         except jwt.ExpiredSignatureError:
             raise ProblemError(401, "Token verlopen", "The bearer token has expired.") from None
         except jwt.PyJWTError as exc:

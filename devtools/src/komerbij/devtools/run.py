@@ -114,9 +114,7 @@ class System:
         self.front_door.start()
         say(f"front door (nginx) on {self.front_door.url}")
         self._start_prometheus()
-        self._wait_ready()
-        self.keycloak.wait_ready()
-        say(f"Keycloak ready: realm komerbij at {self.keycloak.issuer}")
+        self._wait_ready()  # Keycloak may still be booting: main() says when login works
 
     def _start_service(self, svc: Service) -> subprocess.Popen[bytes]:
         env = {
@@ -226,7 +224,11 @@ def main() -> int:
         system.start()
         print_urls(system)
         say(f"ready in {time.monotonic() - started:.1f}s")
+        login_ready = False
         while not stop.wait(1):
+            if not login_ready and system.keycloak.ready():
+                login_ready = True
+                say(f"Keycloak ready after {time.monotonic() - started:.1f}s: log in at {system.front_door.url}/login")
             children = {**system.services, "keycloak": system.keycloak.proc, "nginx": system.front_door.proc}
             for name, proc in children.items():
                 if proc is not None and proc.poll() is not None:

@@ -1,6 +1,6 @@
 """The pages as people meet them: the system behind the real front door, Chromium, and Keycloak when a test needs it.
 
-Every fixture here is session-wide (the stack, Chromium and Keycloak are each started once). Keycloak costs ~20-30 s
+The stack and Keycloak are session-wide (each started once), Chromium is started once per module. Keycloak costs ~20-30 s
 and ~500 MB, so it only runs when a collected test asks for it; it then boots in the background while the stack
 starts. What the expensive fixtures cost is printed at the end of the run.
 """
@@ -57,8 +57,10 @@ def keycloak(keycloak_launched: KeycloakServer | None) -> KeycloakServer:
     return keycloak_launched
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module, not per session: Playwright's sync API keeps its event loop marked as running while it is open,
+    and the async tests of the next modules need that place free. Keep browser tests in modules of sync tests."""
     with chromium() as running:
         yield running
 

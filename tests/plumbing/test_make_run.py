@@ -46,6 +46,7 @@ def leftovers(run_dir: Path, ports: list[int]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two full starts, Keycloak's JVM among them, on two cores
 def test_make_run_starts_everything_keeps_data_and_leaves_nothing_behind() -> None:
     workdir = make_workdir()
     run_dir = workdir / "run"

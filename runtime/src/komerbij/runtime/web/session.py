@@ -21,6 +21,9 @@ from komerbij.runtime import reference
 from komerbij.runtime.auth import ROLES, Principal, role_of
 
 SESSION_COOKIE = "komerbij_session"
+# Browsers drop a cookie over 4 KB, silently. Keycloak's ID token is ~1.2 KB; a much larger one is left out (logout
+# then asks the issuer to confirm, instead of the cookie and with it the login being lost).
+_MAX_ID_TOKEN = 2500
 ROLE_LABELS = {"organiser": "organisator", "moderator": "moderator", "comms": "communicatie",
                "fulfilment": "magazijn", "admin": "beheerder"}
 
@@ -97,7 +100,7 @@ def log_in(conn: HTTPConnection, claims: dict[str, Any], id_token: str | None) -
         "municipality": str(municipality) if municipality else None,
         "partner": str(partner) if partner else None,
     }
-    if id_token:
+    if id_token and len(id_token) <= _MAX_ID_TOKEN:
         conn.session["id_token"] = id_token
     conn.session["csrf"] = secrets.token_urlsafe(32)
     user = current_user(conn)

@@ -1,8 +1,8 @@
 """The pages as people meet them: the system behind the real front door, Chromium, and Keycloak when a test needs it.
 
-The stack and Keycloak are session-wide (each started once), Chromium is started once per module. Keycloak costs ~20-30 s
-and ~500 MB, so it only runs when a collected test asks for it; it then boots in the background while the stack
-starts. What the expensive fixtures cost is printed at the end of the run.
+The stack and Keycloak are session-wide (each started once), Chromium is started once per module. Keycloak costs
+~20-30 s and ~500 MB, so it only runs when a collected test asks for it; it then boots in the background while the
+stack starts. What the expensive fixtures cost is printed at the end of the run.
 """
 
 from __future__ import annotations

@@ -183,3 +183,15 @@ def test_a_callback_without_a_login_in_progress_is_a_dutch_page(stack: Stack) ->
     answer = httpx.get(f"{stack.url}/auth/callback?code=x&state=y")
     assert answer.status_code == 400 and "Inloggen is niet gelukt" in answer.text
     assert SESSION_COOKIE not in SimpleCookie(answer.headers.get("set-cookie", ""))
+
+
+def test_behind_an_https_proxy_the_session_cookie_is_secure(stack: Stack, keycloak: KeycloakServer) -> None:
+    """The service believes X-Forwarded-Proto from the proxy in front of it (uvicorn, FORWARDED_ALLOW_IPS)."""
+    registration = stack.services["registration"].url
+    behind_https = httpx.get(f"{registration}/login", headers={"X-Forwarded-Proto": "https"})
+    assert behind_https.status_code in (302, 303, 307)
+    assert "secure" in behind_https.headers["set-cookie"].lower()
+    assert behind_https.headers["location"].startswith(keycloak.issuer)
+    assert "redirect_uri=https%3A%2F%2F" in behind_https.headers["location"]  # the callback is https too
+    plain = httpx.get(f"{stack.url}/login")  # the front door here speaks http
+    assert "secure" not in plain.headers["set-cookie"].lower()

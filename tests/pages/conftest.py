@@ -1,6 +1,6 @@
 """The pages as people meet them: the system behind the real front door, Chromium, and Keycloak when a test needs it.
 
-The stack and Keycloak are session-wide (each started once), Chromium is started once per module. Keycloak costs
+The stack and Keycloak live as long as this folder's tests (each started once), Chromium once per module. Keycloak costs
 ~20-30 s and ~500 MB, so it only runs when a collected test asks for it; it then boots in the background while the
 stack starts. What the expensive fixtures cost is printed at the end of the run.
 """
@@ -20,12 +20,12 @@ from support.keycloak import TIMINGS, KeycloakAddress, keycloak_server, new_addr
 from komerbij.devtools.keycloak import KeycloakServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keycloak_address() -> KeycloakAddress:
     return new_address()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keycloak_launched(request: pytest.FixtureRequest, keycloak_address: KeycloakAddress) -> Iterator[
         KeycloakServer | None]:
     """Keycloak booting in the background when some test of this run will need it, else nothing."""
@@ -41,14 +41,14 @@ def keycloak_launched(request: pytest.FixtureRequest, keycloak_address: Keycloak
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(infra: Infra, keycloak_address: KeycloakAddress,
           keycloak_launched: KeycloakServer | None) -> Iterator[Stack]:
     with running_stack(infra, make_workdir() / "stack", keycloak_address) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keycloak(keycloak_launched: KeycloakServer | None) -> KeycloakServer:
     assert keycloak_launched is not None
     keycloak_launched.wait_ready()

@@ -37,6 +37,7 @@ from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRelay, add_event, purge_sent
 from komerbij.runtime.ratelimit import RateLimiter
 from komerbij.runtime.settings import ServiceSettings, check_startup, load_settings
+from komerbij.runtime.web.install import install as install_web
 
 log = logging.getLogger(__name__)
 Refresher = Callable[["Runtime"], Awaitable[None]]
@@ -242,6 +243,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
     document_problems(app)
+    install_web(app, settings)  # pages: session cookie, /static, /login and /logout, Dutch error pages
     # Outermost last: the real client address first, then the correlation id, then the body limit (it holds for
     # whoever reads the body, FastAPI's parsing before the token check included).
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)

@@ -9,7 +9,6 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from support.infra import Infra

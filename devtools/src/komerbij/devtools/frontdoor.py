@@ -112,6 +112,9 @@ def nginx_config(routes: Routes, *, listen: str, upstreams: Mapping[str, str], r
         body += [f"upstream {name} {{ server {upstreams[name]}; keepalive 8; }}"]
     body += ["", "server {", f"    listen {listen};", "    error_page 413 @too_large;",
              "    error_page 502 503 504 =503 @unavailable;"]
+    # The services' operational routes are for Prometheus and the orchestrator on the services' own ports, not for
+    # the public (the page prefix "/" would otherwise reach registration's); a regex location wins over prefixes.
+    body += ["    location ~ ^/(metrics|healthz|readyz|docs|redoc|openapi\\.json|asyncapi)(/|$) { return 404; }"]
     for name, route in routes.services.items():
         api = f"{routes.api_prefix}/{name}"
         body += [

@@ -6,7 +6,7 @@
   settings class (the ConfigMap lists every setting with its value);
 - `kafka-topics.yaml`: one KafkaTopic per topic of `komerbij.contracts.topics.TOPICS`;
 - `prometheus-rules.yaml`: deploy/prometheus/alerts.yml as a PrometheusRule;
-- `ingress.yaml`: deploy/routes.yml as Ingresses;
+- `ingress.yaml`: deploy/frontdoor/routes.yaml as Ingresses;
 - `components/backups/`: the prod-only backups of every database;
 - `overlays/dev/komerbij-realm.json`: a copy of deploy/keycloak/komerbij-realm.json (kustomize may only read files
   below the kustomization).
@@ -687,7 +687,15 @@ def prometheus_rule(alerts: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_routes(root: Path) -> dict[str, dict[str, Any]]:
-    return dict(yaml.safe_load((root / "deploy" / "routes.yml").read_text())["services"])
+    """The front door's one table (deploy/frontdoor/routes.yaml, which the local nginx is written from too), per
+    service: its API prefix, its page prefixes and its body limit. "/" becomes the start page alone (Exact): the
+    services' /metrics, /docs and /healthz stay off the Ingress."""
+    from komerbij.devtools.frontdoor import load_routes as frontdoor_routes
+
+    routes = frontdoor_routes(root / "deploy" / "frontdoor" / "routes.yaml")
+    return {name: {"api": f"{routes.api_prefix}/{name}/", "pages": list(routes.pages.get(name, ())),
+                   "max_body": service.max_body}
+            for name, service in routes.services.items()}
 
 
 def ingresses(routes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -812,7 +820,7 @@ def generated_files(root: Path | None = None) -> dict[Path, str]:
     out[base / "kafka-ops-user.yaml"] = dump([ops_user()], "the topic registry")
     alerts = yaml.safe_load((root / "deploy" / "prometheus" / "alerts.yml").read_text())
     out[base / "prometheus-rules.yaml"] = dump([prometheus_rule(alerts)], "deploy/prometheus/alerts.yml")
-    out[base / "ingress.yaml"] = dump(ingresses(load_routes(root)), "deploy/routes.yml")
+    out[base / "ingress.yaml"] = dump(ingresses(load_routes(root)), "deploy/frontdoor/routes.yaml")
     out[base / "keycloak-db.yaml"] = dump(keycloak_database(), "the database list")
     resources += ["keycloak-db.yaml", "kafka-topics.yaml", "kafka-ops-user.yaml", "prometheus-rules.yaml",
                   "ingress.yaml"]

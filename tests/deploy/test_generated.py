@@ -25,7 +25,8 @@ def test_committed_generated_files_match_their_sources() -> None:
 
 def test_a_drifted_generated_file_is_reported(tmp_path: Path) -> None:
     """The check above can fail: a copy of the repository's sources with one generated file edited by hand."""
-    for relative in ["deploy/frontdoor/routes.yaml", "deploy/prometheus/alerts.yml", "deploy/keycloak/komerbij-realm.json"]:
+    sources = ["deploy/frontdoor/routes.yaml", "deploy/prometheus/alerts.yml", "deploy/keycloak/komerbij-realm.json"]
+    for relative in sources:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text((ROOT / relative).read_text())
     gen.write(tmp_path)

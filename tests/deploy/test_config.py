@@ -19,11 +19,14 @@ from deploy.objects import Doc, containers, each_overlay, generated_name, named,
 from komerbij.devtools import k8s_manifests as gen
 from komerbij.devtools.processes import repo_root
 from komerbij.runtime.kafka import KafkaClientSettings
+from komerbij.runtime.settings import check_startup
 
 SERVICES = gen.SERVICES
 # What the Secrets give at start (values here are stand-ins; the names are what matters).
 SECRET_STAND_INS = {"DB_USER": "registration", "DB_PASSWORD": "secret", "KAFKA_SASL_PASSWORD": "secret",
-                    "UNSUBSCRIBE_SECRET": "secret", "SMTP_USERNAME": "relay", "SMTP_PASSWORD": "secret"}
+                    "UNSUBSCRIBE_SECRET": "unsubscribe-stand-in-key-0123456789", "SMTP_USERNAME": "relay",
+                    "SMTP_PASSWORD": "secret", "SESSION_SECRET": "session-stand-in-key-0123456789abcdef",
+                    "OIDC_CLIENT_SECRET": "client-secret", "CANCEL_LINK_SECRET": "cancel-link-stand-in-key-0123456789"}
 
 
 def container_env(docs: list[Doc], service: str) -> dict[str, str]:
@@ -56,6 +59,7 @@ def test_the_service_starts_with_the_configuration_it_gets(
     env = container_env(rendered[overlay], service)
     with environment(env):
         settings = svc.settings()  # raises on a missing or invalid value, as the service would at start
+        check_startup(settings)  # and on secrets fit only for development
         kafka = KafkaClientSettings()
     assert settings.database_url.startswith(f"postgresql://registration:secret@{svc.pooler}:5432/")
     assert settings.jwt_jwks_url and settings.jwt_secret is None, "tokens are checked against Keycloak"

@@ -142,7 +142,8 @@ def test_an_rs256_token_signed_by_another_key_is_refused(keycloak: KeycloakServe
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": kid})
     with pytest.raises(ProblemError) as refused:
-        TokenVerifier(secret="x", jwks_url=keycloak.jwks_url).verify(forged)
+        TokenVerifier(secret="x", jwks_url=keycloak.jwks_url, issuer=keycloak.issuer,
+                      audience="komerbij").verify(forged)
     assert refused.value.status == 401
 
 

@@ -65,7 +65,9 @@ GRACE_MARGIN_SECONDS = 25
 # notifications) the dispatcher's wake-up.
 LISTEN_CONNECTIONS = {"registration": 1, "materials": 1, "media": 1, "notifications": 2}
 # Settings that are secrets: never in a ConfigMap; they come from Secrets (see Deployment env).
-SECRET_SETTINGS = frozenset({"database_url", "jwt_secret", "smtp_username", "smtp_password", "unsubscribe_secret"})
+SECRET_SETTINGS = frozenset({"database_url", "jwt_secret", "smtp_username", "smtp_password", "unsubscribe_secret",
+                             "unsubscribe_previous_secret", "cancel_link_secret", "session_secret",
+                             "oidc_client_secret"})
 # Variables the process reads that are not settings fields (runtime.service.serve reads PORT/HOST itself; the Kafka
 # client security is read by runtime.kafka for every client of the process).
 PROCESS_VARIABLES = frozenset({"PORT", "HOST"})
@@ -215,6 +217,12 @@ COMMON_CONFIG = {
     "KAFKA_SSL_CAFILE": f"{KAFKA_CA_DIR}/ca.crt",
     "JWT_JWKS_URL": JWKS_URL,
     "JWT_ISSUER": f"https://login.komerbij.example/realms/{REALM}",
+    "JWT_AUDIENCE": "komerbij",  # the realm's audience mapper writes it into the access tokens
+    # People log in on the pages through the same realm (the browser-facing address, like the tokens' `iss`).
+    "OIDC_ISSUER": f"https://login.komerbij.example/realms/{REALM}",
+    "OIDC_CLIENT_ID": "komerbij-web",
+    # The ingress controller's pods forward the client's address; only they are believed (the pod network).
+    "TRUSTED_PROXIES": "10.0.0.0/8",
     "PUBLIC_BASE_URL": "https://komerbij.example",
 }
 SERVICE_CONFIG: dict[str, dict[str, str]] = {
@@ -265,7 +273,15 @@ def secret_env(svc: Service) -> list[dict[str, Any]]:
         {"name": "DATABASE_URL",
          "value": f"postgresql://$(DB_USER):$(DB_PASSWORD)@{svc.pooler}:5432/{svc.database}?sslmode=require"},
         {"name": "KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": svc.name, "key": "password"}}},
+        # One login for every service behind the front door: the same session key and client secret in all four.
+        {"name": "SESSION_SECRET", "valueFrom": {"secretKeyRef": {"name": "komerbij-web", "key": "SESSION_SECRET"}}},
+        {"name": "OIDC_CLIENT_SECRET",
+         "valueFrom": {"secretKeyRef": {"name": "komerbij-web", "key": "OIDC_CLIENT_SECRET"}}},
     ]
+    if svc.name in ("registration", "notifications"):
+        # registration makes participants' cancel tokens, notifications writes them into the mails: one key
+        env.append({"name": "CANCEL_LINK_SECRET",
+                    "valueFrom": {"secretKeyRef": {"name": "komerbij-links", "key": "CANCEL_LINK_SECRET"}}})
     if svc.name == "notifications":
         env += [
             {"name": "UNSUBSCRIBE_SECRET",

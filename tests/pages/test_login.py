@@ -187,7 +187,7 @@ def test_a_callback_without_a_login_in_progress_is_a_dutch_page(stack: Stack) ->
 
 
 def test_behind_an_https_proxy_the_session_cookie_is_secure(stack: Stack, keycloak: KeycloakServer) -> None:
-    """The service believes X-Forwarded-Proto from the proxy in front of it (uvicorn, FORWARDED_ALLOW_IPS)."""
+    """The service believes X-Forwarded-Proto from the proxy in front of it (TRUSTED_PROXIES)."""
     registration = stack.services["registration"].url
     behind_https = httpx.get(f"{registration}/login", headers={"X-Forwarded-Proto": "https"})
     assert behind_https.status_code in (302, 303, 307)

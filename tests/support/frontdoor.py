@@ -43,7 +43,7 @@ def stack_env(infra: Infra, name: str, keycloak: KeycloakAddress) -> dict[str, s
         infra, infra.new_database(f"page_{name}"),
         OIDC_ISSUER=keycloak.issuer, OIDC_CLIENT_ID=WEB_CLIENT, OIDC_CLIENT_SECRET=WEB_CLIENT_SECRET,
         SESSION_SECRET=SESSION_SECRET, JWT_JWKS_URL=keycloak.jwks_url, JWT_ISSUER=keycloak.issuer,
-        JWT_AUDIENCE=API_AUDIENCE,
+        JWT_AUDIENCE=API_AUDIENCE, TRUSTED_PROXIES="127.0.0.1/32",  # the front door in front of them
     )
     if name == "notifications":
         # its own consumer group from the end of the shared topics, and a mail port nobody listens on: the

@@ -136,6 +136,8 @@ class System:
             # this machine (local test feeds, webhook receivers); every other non-public address stays refused.
             "KOMERBIJ_DEV": os.environ.get("KOMERBIJ_DEV", "true"),
             "OUTBOUND_ALLOWED_NETWORKS": os.environ.get("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            # the front door (nginx on this machine) names the client in X-Forwarded-For/-Proto
+            "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32"),
         }
         if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
             env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")

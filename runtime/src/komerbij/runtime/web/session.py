@@ -32,7 +32,7 @@ class SessionByScheme:
     """Starlette's SessionMiddleware, with the Secure flag decided per request: set when the request came over https.
 
     Behind the front door the scheme is what the proxy says (X-Forwarded-Proto, applied by uvicorn's proxy headers
-    for the proxies in FORWARDED_ALLOW_IPS), so one configuration serves http on 127.0.0.1 and https in production.
+    for the proxies in TRUSTED_PROXIES), so one configuration serves http on 127.0.0.1 and https in production.
     """
 
     def __init__(self, app: ASGIApp, *, secret: str, max_age: int) -> None:

@@ -228,6 +228,7 @@ def test_notifications_runs_as_its_kafka_user(broker: ScramKafka, passwords: dic
         "KAFKA_SASL_USERNAME": "notifications",
         "KAFKA_SASL_PASSWORD": passwords["notifications"],
         "JWT_SECRET": JWT_SECRET,
+        "UNSUBSCRIBE_SECRET": "unsubscribe-key-for-komerbij-tests-only",
         "RETRY_MAX_ATTEMPTS": "1",
         "METRICS_REFRESH_SECONDS": "1",
     }

@@ -23,7 +23,8 @@ def _env(dsn: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": dsn,
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
-        "JWT_SECRET": "migrate-test-secret",
+        "JWT_SECRET": "migrate-test-secret-of-at-least-32-bytes",
+        "UNSUBSCRIBE_SECRET": "migrate-test-unsubscribe-key",
         "PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }

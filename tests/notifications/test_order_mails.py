@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from support.infra import Infra
 from support.kafka import start_group_at_end
@@ -32,10 +31,8 @@ from komerbij.notifications.app import build_spec
 from .conftest import Publisher, deliveries_of, notification_env
 from .receivers import MailSink
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
+@pytest_asyncio.fixture
 async def svc(infra: Infra, mail: MailSink) -> AsyncIterator[RunningService]:
     env = settings_env(infra, infra.new_database("notiforders"), **notification_env(mail))
     group = f"notifications-orders-{uuid.uuid4().hex[:6]}"

@@ -4,6 +4,7 @@ producer under a lost response, group commits across a restart, `komerbij topics
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import subprocess
 import sys
@@ -245,8 +246,10 @@ async def _consume(consumer: AIOKafkaConsumer, wanted: int, timeout: float = 60)
 
 
 def komerbij(*args: str) -> subprocess.CompletedProcess[str]:
+    # One broker: the topic layout of `make run` (production's default is 3 replicas, min.insync 2).
+    env = {**os.environ, "KAFKA_REPLICATION_FACTOR": "1", "KAFKA_MIN_INSYNC_REPLICAS": "1"}
     return subprocess.run([sys.executable, "-m", "komerbij.devtools.cli", *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from .report import table
-from .system import System
+from .system import System, launch
 
 FULL = os.environ.get("FAULTS_MATRIX") == "full"
 ROWS: list[dict[str, Any]] = []
@@ -61,7 +61,7 @@ class Systems:
         if self.current is None:
             system = System()
             try:
-                await asyncio.to_thread(system.start)
+                await launch(system.start)
                 await system.prepare()
             except BaseException:
                 await asyncio.to_thread(system.stop)

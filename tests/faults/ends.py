@@ -133,7 +133,8 @@ class Receiver:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def snapshot(self) -> list[Call]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .invariants import Window
 from .poison import KINDS, inject
-from .system import SERVICES, System
+from .system import SERVICES, System, launch
 
 OUTAGE_SECONDS = 30.0  # the duration of every outage
 
@@ -31,7 +31,7 @@ class Case:
 
 def _kafka_sigkill() -> Case:
     async def run(system: System, window: Window, outage: float) -> None:
-        await asyncio.to_thread(system.restart_kafka, kill=True)
+        await launch(system.restart_kafka)
 
     return Case("kafka-sigkill", "Kafka broker SIGKILLed and restarted (same port, same data)", run)
 
@@ -66,7 +66,7 @@ def _database_refusing(name: str, subset: float | None = None) -> Case:
 
 def _postgres_restart() -> Case:
     async def run(system: System, window: Window, outage: float) -> None:
-        await asyncio.to_thread(system.restart_postgres)
+        await launch(system.restart_postgres)
 
     return Case("postgres-restart", "PostgreSQL (all four databases) stopped and started again", run,
                 resend_explained=True)

@@ -15,7 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -57,6 +57,17 @@ NOTIFICATIONS_ENV = {
 }
 
 
+# PostgreSQL and Kafka are started with a parent-death signal, which Linux ties to the *thread* that started them: a
+# process started from a short-lived thread (asyncio.to_thread's, whose pool goes with each test's event loop) would
+# be stopped with it. These threads live as long as the test run.
+LAUNCHER = ThreadPoolExecutor(2, thread_name_prefix="faults-launcher")
+
+
+async def launch(fn: Callable[[], None]) -> None:
+    """Run `fn` (which may start PostgreSQL or Kafka) on a launcher thread, without blocking the event loop."""
+    await asyncio.wrap_future(LAUNCHER.submit(fn))
+
+
 def _secret(name: str) -> str:
     return "whsec_" + base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()
 
@@ -87,12 +98,12 @@ class System:
     # -- life cycle ---------------------------------------------------------------------------------------------------
 
     def start(self) -> System:
-        with ThreadPoolExecutor(2) as pool:  # the JVM starts slowly; PostgreSQL meanwhile
-            kafka = pool.submit(self.kafka.start)
-            self.pg.start()
-            for name in SERVICES:
-                asyncio.run(ensure_database(self.pg.dsn(), f"faults_{name}"))
-            kafka.result()
+        """Blocking; call it on a launcher thread (`launch`)."""
+        kafka = LAUNCHER.submit(self.kafka.start)  # the JVM starts slowly; PostgreSQL meanwhile
+        self.pg.start()
+        for name in SERVICES:
+            asyncio.run(ensure_database(self.pg.dsn(), f"faults_{name}"))
+        kafka.result()
         asyncio.run(ensure_topics(self.kafka.bootstrap))
         self.mailbox.start()
         self.receiver.start()

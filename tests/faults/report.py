@@ -14,7 +14,9 @@ def _cell(row: dict[str, Any], column: str) -> str:
         return f"{row['outage']:.0f} s" if row["outage"] else "—"
     if column == "accepted":
         accepted = row["accepted"]
-        return ", ".join(f"{accepted.get(k, 0)} {k}" for k in ("signups", "orders", "activities", "mentions"))
+        return ", ".join(f"{accepted.get(k + 's', 0)} {name}" for k, name in
+                         (("signup", "sign-ups"), ("order", "orders"), ("activity", "activities"),
+                          ("mention", "mentions")))
     if column == "time to recover":
         if row["at_rest_after"] is None:
             return "not at rest"

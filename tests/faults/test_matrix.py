@@ -80,8 +80,7 @@ async def test_no_event_is_lost_or_applied_twice(case: Case, systems: Systems, r
     holds = not (lost or duplicated or outcome.broken)
     report.append({
         "case": case.name, "what": case.what, "outage": outage if outage else 0,
-        "accepted": {kind: len(load.accepted(kind.rstrip("s"))) for kind in
-                     ("signups", "orders", "activities", "mentions")},
+        "accepted": {f"{kind}s": len(load.accepted(kind)) for kind in ("signup", "order", "activity", "mention")},
         "requests": load.summary(), "events": outcome.counts.get("events", 0),
         "lost": lost, "duplicated": duplicated, "resent": resent,
         "holds": holds, "at_rest_after": round(at_rest - fault_over, 1) if at_rest is not None else None,

@@ -65,6 +65,7 @@ class Outcome:
     broken: list[str] = field(default_factory=list)  # invariants that are not about one effect (stock, DLQ)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     counts: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)  # the routed events of the window, per class
 
     def note(self, bucket: Counter[str], what: str, example: str) -> None:
         bucket[what] += 1
@@ -188,6 +189,7 @@ async def check(system: System, window: Window, load: Load, *, resend_explained:
             events.append((str(r["id"]), cls.__name__ if cls else r["type"], r["topic"], json.loads(r["payload"])))
     routed = [e for e in events if e[2] in window.consumed and e[1] in _consumed_names()]
     out.counts["events"] = len(routed)
+    out.by_type = dict(sorted(Counter(name for _, name, _, _ in routed).items()))
 
     ids = [e[0] for e in routed]
     inbox = {r["event_id"] for r in await _fetch(notifications,

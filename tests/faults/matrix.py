@@ -18,6 +18,7 @@ from .poison import KINDS, inject
 from .system import SERVICES, System, launch
 
 OUTAGE_SECONDS = 30.0  # the duration of every outage
+RESTART_SECONDS = 10.0  # PostgreSQL down between its crash and its start: a restart, not an outage
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,12 @@ def _database_refusing(name: str, subset: float | None = None) -> Case:
 
 def _postgres_restart() -> Case:
     async def run(system: System, window: Window, outage: float) -> None:
-        await launch(system.restart_postgres)
+        await launch(system.crash_postgres)
+        await asyncio.sleep(min(outage, RESTART_SECONDS))
+        await launch(system.pg.start)
 
-    return Case("postgres-restart", "PostgreSQL (all four databases) stopped and started again", run,
-                resend_explained=True)
+    return Case("postgres-restart", f"PostgreSQL (all four databases) crashes (immediate shutdown), is down "
+                f"{RESTART_SECONDS:.0f} s and recovers", run, resend_explained=True)
 
 
 def _smtp_down(subset: float | None = None) -> Case:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ("fault", "outage", "accepted", "events", "lost", "duplicated", "resent (same id)", "time to recover")
+COLUMNS = ("fault", "fault lasted", "accepted", "events", "lost", "duplicated", "resent (same id)", "time to recover")
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
     if column == "fault":
         return f"`{row['case']}`"
-    if column == "outage":
-        return f"{row['outage']:.0f} s" if row["outage"] else "—"
+    if column == "fault lasted":
+        return f"{row['fault_seconds']:.0f} s" if row["fault_seconds"] >= 0.5 else "—"
     if column == "accepted":
         accepted = row["accepted"]
         return ", ".join(f"{accepted.get(k + 's', 0)} {name}" for k, name in

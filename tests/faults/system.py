@@ -14,6 +14,7 @@ import base64
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from support.services import JWT_SECRET, ServiceProcess, auth
 
 from komerbij.devtools.kafka import KafkaServer
 from komerbij.devtools.postgres import PostgresServer, ensure_database
-from komerbij.devtools.processes import free_port
+from komerbij.devtools.processes import free_port, stop_process
 from komerbij.runtime.kafka import ensure_topics
 
 from .ends import Mailbox, Receiver
@@ -202,9 +203,12 @@ class System:
             self.kafka.stop()
         self.kafka.start()
 
-    def restart_postgres(self) -> None:
-        self.pg.stop()
-        self.pg.start()
+    def crash_postgres(self) -> None:
+        """Immediate shutdown (SIGQUIT to every PostgreSQL process): sessions die mid-transaction, no checkpoint; the
+        next start recovers from the WAL, as after a crash."""
+        assert self.pg.proc is not None
+        stop_process(self.pg.proc, sig=signal.SIGQUIT, timeout=30)
+        self.pg.proc = None
 
     @asynccontextmanager
     async def database_refusing(self, name: str) -> AsyncIterator[None]:

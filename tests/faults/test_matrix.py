@@ -51,6 +51,7 @@ async def test_no_event_is_lost_or_applied_twice(case: Case, systems: Systems, r
     running = asyncio.create_task(load.run(stop))
     try:
         await asyncio.sleep(WARM_UP_SECONDS)
+        fault_began = time.monotonic()
         await case.run(system, window, outage)
         fault_over = time.monotonic()
         await asyncio.sleep(TAIL_SECONDS)
@@ -79,9 +80,9 @@ async def test_no_event_is_lost_or_applied_twice(case: Case, systems: Systems, r
     lost, duplicated, resent = (sum(b.values()) for b in (outcome.lost, outcome.duplicated, outcome.resent))
     holds = not (lost or duplicated or outcome.broken)
     report.append({
-        "case": case.name, "what": case.what, "outage": outage if outage else 0,
+        "case": case.name, "what": case.what, "fault_seconds": round(fault_over - fault_began, 1),
         "accepted": {f"{kind}s": len(load.accepted(kind)) for kind in ("signup", "order", "activity", "mention")},
-        "requests": load.summary(), "events": outcome.counts.get("events", 0),
+        "requests": load.summary(), "events": outcome.counts.get("events", 0), "by_type": outcome.by_type,
         "lost": lost, "duplicated": duplicated, "resent": resent,
         "holds": holds, "at_rest_after": round(at_rest - fault_over, 1) if at_rest is not None else None,
         "details": outcome.describe(),

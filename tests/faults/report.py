@@ -14,7 +14,7 @@ def _cell(row: dict[str, Any], column: str) -> str:
         return f"{row['fault_seconds']:.0f} s" if row["fault_seconds"] >= 0.5 else "—"
     if column == "accepted":
         accepted = row["accepted"]
-        return ", ".join(f"{accepted.get(k + 's', 0)} {name}" for k, name in
+        return ", ".join(f"{accepted.get(k, 0)} {name}" for k, name in
                          (("signup", "sign-ups"), ("order", "orders"), ("activity", "activities"),
                           ("mention", "mentions")))
     if column == "time to recover":

@@ -81,7 +81,7 @@ async def test_no_event_is_lost_or_applied_twice(case: Case, systems: Systems, r
     holds = not (lost or duplicated or outcome.broken)
     report.append({
         "case": case.name, "what": case.what, "fault_seconds": round(fault_over - fault_began, 1),
-        "accepted": {f"{kind}s": len(load.accepted(kind)) for kind in ("signup", "order", "activity", "mention")},
+        "accepted": {kind: len(load.accepted(kind)) for kind in ("signup", "order", "activity", "mention")},
         "requests": load.summary(), "events": outcome.counts.get("events", 0), "by_type": outcome.by_type,
         "lost": lost, "duplicated": duplicated, "resent": resent,
         "holds": holds, "at_rest_after": round(at_rest - fault_over, 1) if at_rest is not None else None,

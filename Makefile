@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES)) | sha1sum | cut -c1-12)
 
-.PHONY: run test test-fast lint bench lock schemas clean install
+.PHONY: run test test-fast test-random lint bench lock schemas clean install
 
 run: $(STAMP) ## start Kafka, PostgreSQL, the SMTP catcher, Prometheus and the four services
 	$(BIN)/komerbij run
@@ -15,6 +15,13 @@ test: $(STAMP) ## the whole suite against real Kafka and PostgreSQL (started on 
 	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-fast: $(STAMP) ## the tests that need no Kafka or PostgreSQL (marked `fast` by tests/conftest.py): seconds
+	$(BIN)/pytest -m fast -q
+
+test-random: $(STAMP) ## the whole suite in a random order (pytest-randomly prints the seed; SEED=n repeats one)
+	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
+	$(BIN)/pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,13 +24,18 @@ async def assert_conservation(materials: Any) -> None:
 
 
 async def assert_quota_matches_orders(materials: Any) -> None:
-    """The quota counters are exactly the live orders' quantities (rejected and cancelled orders take none)."""
+    """The quota counters are exactly the live orders' quantities (rejected and cancelled orders take none), over
+    every municipality, edition and SKU that has either: a live order without its counter row fails too."""
     rows = await materials.conn_fetch(
-        """SELECT q.municipality, q.sku, q.used,
-                  (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
-                   WHERE o.municipality = q.municipality AND o.edition_year = q.edition_year AND l.sku = q.sku
-                     AND o.status IN ('confirmed', 'picking', 'shipped', 'delivered')) AS live
-           FROM quota_usage q"""
+        """WITH live AS (
+               SELECT o.municipality, o.edition_year, l.sku, sum(l.quantity) AS quantity
+               FROM order_lines l JOIN orders o ON o.id = l.order_id
+               WHERE o.status IN ('confirmed', 'picking', 'shipped', 'delivered')
+               GROUP BY 1, 2, 3)
+           SELECT coalesce(q.municipality, live.municipality) AS municipality,
+                  coalesce(q.edition_year, live.edition_year) AS edition_year, coalesce(q.sku, live.sku) AS sku,
+                  coalesce(q.used, 0) AS used, coalesce(live.quantity, 0) AS live
+           FROM quota_usage q FULL JOIN live USING (municipality, edition_year, sku)"""
     )
     for r in rows:
         assert r["used"] == r["live"], dict(r)

@@ -9,12 +9,12 @@ from support.infra import Infra
 from support.services import running, settings_env
 
 from komerbij.materials.app import SPEC
-from materials.harness import ControlledClock, Materials
+from materials.harness import ControlledClock, Materials, june_2027
 
 
 @pytest.fixture
 def clock() -> ControlledClock:
-    return ControlledClock()
+    return june_2027()
 
 
 @pytest.fixture

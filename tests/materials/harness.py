@@ -4,22 +4,18 @@ on "today"), the running service with the moves nearly every test makes, and an 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from support.clock import ControlledClock
 from support.services import RunningService, auth
 
 # 1 June 2027: the 2027 edition (30 Sep – 7 Oct) is upcoming and its order window (closing 16 Sep) is open.
 JUNE_2027 = datetime(2027, 6, 1, 10, 0, tzinfo=UTC)
 
 
-@dataclass
-class ControlledClock:
-    current: datetime = JUNE_2027
-
-    def now(self) -> datetime:
-        return self.current
+def june_2027() -> ControlledClock:
+    return ControlledClock(JUNE_2027)
 
 
 class Materials:

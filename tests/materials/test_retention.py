@@ -11,7 +11,7 @@ from support.services import auth, running, settings_env
 from komerbij.materials.app import SPEC
 from komerbij.materials.entrypoints.jobs import purge_contact_details, purge_idempotency_keys
 from komerbij.materials.entrypoints.metrics import refresh_business_metrics
-from materials.harness import ControlledClock, Materials
+from materials.harness import Materials, june_2027
 
 FULFILMENT = auth("fulfilment")
 
@@ -83,7 +83,7 @@ async def test_demo_data_loads_once_however_often_the_service_starts(infra: Infr
     dsn = infra.new_database("materials_demo")
     env = settings_env(infra, dsn, LOAD_DEMO_DATA="true")
     for _ in range(2):
-        async with running(SPEC, env, clock=ControlledClock()) as svc:
+        async with running(SPEC, env, clock=june_2027()) as svc:
             async with svc.runtime.pool.acquire() as conn:
                 adjustments = await conn.fetchval("SELECT count(*) FROM stock_adjustments")
                 orders = await conn.fetch("SELECT status FROM orders")

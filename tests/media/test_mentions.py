@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-from aiokafka import AIOKafkaConsumer
+from support.drain import drain
 from support.infra import Infra
-from support.services import RunningService, auth, eventually
+from support.kafka import data, header, read_topic
+from support.services import RunningService, auth
 
 from komerbij.contracts.topics import MEDIA_MENTIONS
 
@@ -39,26 +39,12 @@ def _errors(r: Any) -> list[str]:
     return [e["field"] for e in r.json()["errors"]]
 
 
-async def _events(infra: Infra, ids: set[str], expected: int) -> list[tuple[str, dict[str, Any]]]:
-    consumer = AIOKafkaConsumer(MEDIA_MENTIONS.name, bootstrap_servers=infra.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[tuple[str, dict[str, Any]]] = []
-    try:
-        async def enough() -> bool:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    value = json.loads(record.value)
-                    if value["mention_id"] in ids:
-                        found.append((dict(record.headers)["ce_type"].decode(), value))
-            return len(found) >= expected
-
-        await eventually(enough, timeout=30)
-        await asyncio.sleep(1)  # anything extra (a duplicate event) would show up now
-        await enough()
-    finally:
-        await consumer.stop()
-    return found
+async def _events(infra: Infra, media: RunningService, ids: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every event about these mentions: read to the end once media's outbox is empty, so a duplicate would count."""
+    await drain(infra.kafka_bootstrap, outboxes=[media.runtime.settings.database_url])
+    records = await read_topic(infra.kafka_bootstrap, MEDIA_MENTIONS.name, until=lambda rs: True, to_end=True,
+                               keep=lambda r: data(r).get("mention_id") in ids)
+    return [(header(r, "ce_type") or "", data(r)) for r in records]
 
 
 async def test_manual_entry_import_and_comms_actions_emit_valid_events(media: RunningService, infra: Infra) -> None:
@@ -122,7 +108,7 @@ async def test_manual_entry_import_and_comms_actions_emit_valid_events(media: Ru
     assert (await media.client.get(f"/v1/mentions/{manual['id']}", headers=COMMS)).status_code == 404
 
     ids = {manual["id"], *report["ids"]}
-    events = await _events(infra, ids, expected=6)
+    events = await _events(infra, media, ids)
     for type_, value in events:
         jsonschema.validate(value, json.loads((SCHEMAS / f"{type_}.json").read_text()))
     kinds = sorted((t.split(".")[-2], v["mention_id"] == manual["id"], v.get("featured")) for t, v in events)

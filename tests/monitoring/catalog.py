@@ -19,6 +19,7 @@ RUNTIME = {
     "komerbij_http_request_duration_seconds": "histogram",
     "komerbij_outbox_backlog_events": "gauge",
     "komerbij_outbox_oldest_event_age_seconds": "gauge",
+    "komerbij_outbox_parked_events": "gauge",  # rows Kafka refused for good, waiting for `komerbij outbox`
     "komerbij_outbox_published_total": "counter",
     "komerbij_outbox_publish_errors_total": "counter",
     "komerbij_consumer_lag_messages": "gauge",
@@ -28,6 +29,9 @@ RUNTIME = {
     "komerbij_consumer_ignored_total": "counter",
     "komerbij_consumer_batches_total": "counter",
     "komerbij_consumer_batches_handed_back_total": "counter",
+    "komerbij_consumer_infrastructure_errors_total": "counter",  # {error_class}: batches held back, no attempt
+    "komerbij_consumer_waiting_for_database": "gauge",  # 1 while the consumer waits for PostgreSQL to answer
+    "komerbij_consumer_database_wait_seconds_total": "counter",
     "komerbij_db_pool_connections": "gauge",
     "komerbij_job_runs_total": "counter",
     "komerbij_service_info": "gauge",

@@ -142,7 +142,7 @@ async def test_prometheus_sees_every_service_and_the_dead_letter_of_a_poison_mes
     assert await eventually(dead_letter_seen) == {event_cls.TOPIC: 1}
     received = values(prometheus, f'sum by (handler) (komerbij_received_messages_total{{job="{consumer}"}})',
                       by="handler")
-    assert received.get(event_cls.TOPIC, 0) >= 1
+    assert received.get(event_cls.TOPIC, 0) == 1  # its group starts at the end: the poison message is all it got
 
     async def dead_letter_alert() -> list[dict[str, Any]]:
         return [a for a in prometheus.api("alerts")["alerts"]

@@ -1,9 +1,14 @@
-"""Fixtures of the notifications tests: SMTP server, webhook receiver, producer, helpers to set up partners."""
+"""Fixtures of the notifications tests: SMTP server, webhook receiver, producer, helpers to set up partners.
+
+Every fixture here is per test: a test that counts mails, requests or deliveries sees only its own.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,12 +16,16 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from support.drain import drain, no_open_deliveries
 from support.infra import Infra
-from support.services import auth
+from support.kafka import start_group_at_end
+from support.services import RunningService, auth, running, settings_env
 
 from komerbij.contracts import CloudEventAttributes, to_kafka_headers
 from komerbij.contracts.events.base import Event
 from komerbij.contracts.events.registration import ActivityPublished, SignupConfirmed, Venue
+from komerbij.notifications.app import build_spec
+from komerbij.runtime.jobs import Clock
 
 from .receivers import MailSink, WebhookReceiver
 
@@ -24,14 +33,14 @@ ADMIN = auth("admin")
 UNSUBSCRIBE_SECRET = "unsubscribe-secret-for-tests"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def mail() -> Iterator[MailSink]:
     sink = MailSink().start()
     yield sink
     sink.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     server = WebhookReceiver().start()
     yield server
@@ -69,7 +78,7 @@ class Publisher:
         return attrs.id
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
+@pytest_asyncio.fixture
 async def publisher(infra: Infra) -> AsyncIterator[Publisher]:
     p = Publisher(infra.kafka_bootstrap)
     await p.producer.start()
@@ -122,6 +131,31 @@ async def make_partner(client: httpx.AsyncClient, *, kind: str = "local_coalitio
         assert r.status_code == 201, r.text
         ids["subscription"] = r.json()["id"]
     return ids
+
+
+@asynccontextmanager
+async def notifications(infra: Infra, mail: MailSink, *, dispatch_interval: float = 0.1, jobs_but: tuple[str, ...] = (),
+                        database_url: str | None = None, clock: Clock | None = None, group: str | None = None,
+                        **extra: str) -> AsyncIterator[RunningService]:
+    """The service on a database of its own (or `database_url`: a restart), its consumer group placed at the end of
+    the shared topics (which already hold every earlier test's events): it sees only what the test publishes.
+    `jobs_but` leaves jobs out; `clock` is what its jobs take for now; `group`: join a replica's consumer group."""
+    env = settings_env(infra, database_url or infra.new_database("notif"), **notification_env(mail, **extra))
+    spec = build_spec(group or f"notifications-{uuid.uuid4().hex[:8]}", dispatch_interval=dispatch_interval)
+    spec = dataclasses.replace(spec, jobs=[job for job in spec.jobs if job.name not in jobs_but])
+    if group is None:
+        await start_group_at_end(infra.kafka_bootstrap, spec.events.consumer, spec.events.topics)  # type: ignore[union-attr]
+    async with running(spec, env, clock=clock) as service:
+        yield service
+
+
+async def settle(infra: Infra, svc: RunningService, *, timeout: float = 60) -> None:
+    """The drain barrier for a notifications service: what was published is consumed, every delivery is final and
+    every delivery event is on its topic. After it, "exactly" and "never" may be asserted."""
+    events, dsn = svc.runtime.spec.events, svc.runtime.settings.database_url
+    assert events is not None
+    await drain(infra.kafka_bootstrap, groups={events.consumer: events.topics}, outboxes=[dsn],
+                also=[no_open_deliveries(dsn)], timeout=timeout)
 
 
 async def deliveries_of(client: httpx.AsyncClient, event_id: str, **params: str) -> list[dict[str, Any]]:

@@ -41,15 +41,18 @@ class MailSink:
     `connections` counts SMTP connections (the controller's own start-up probe included: compare differences).
     Misbehaviour on request: `refuse` answers 550 to RCPT of those addresses; `drop_once` hangs up instead of
     answering the DATA of the first message to such an address (a connection lost mid-round).
+    `smtp` goes to aiosmtpd's SMTP (STARTTLS, AUTH); `sessions` says per message whether it came over TLS and who
+    logged in.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, **smtp: Any) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.sessions: list[tuple[bool, str | None]] = []
         self.connections = 0
         self.refuse: set[str] = set()
         self.drop_once: set[str] = set()
         self.port = free_port()
-        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port, **smtp)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -68,6 +71,8 @@ class MailSink:
         message = message_from_bytes(content if isinstance(content, bytes) else content.encode(),
                                      policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        login = session.auth_data.login.decode() if session.authenticated and session.auth_data else None
+        self.sessions.append((session.ssl is not None, login))
         return "250 OK"
 
     def start(self) -> MailSink:
@@ -86,10 +91,6 @@ class MailSink:
         Other services' tests publish on the same topics in a full run, so tests look for their own mail only.
         """
         return [m for m in self.for_address(address) if subject_part in str(m["Subject"])]
-
-    def unique_for(self, address: str, subject_part: str = "") -> dict[str, EmailMessage]:
-        """By Message-ID: what a recipient whose mail program dedupes would see."""
-        return {m["Message-ID"]: m for m in self.for_address(address) if subject_part in str(m["Subject"])}
 
 
 @dataclass

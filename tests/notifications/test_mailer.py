@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import aiosmtplib
-import pytest
 
 from komerbij.devtools.processes import free_port
 from komerbij.notifications.adapters.mail import Mailer, SendWindowClosed, compose
@@ -81,22 +79,20 @@ async def test_an_unreachable_server_fails_the_round_after_one_connect() -> None
     assert "not tried" not in str(outcomes[0]) and all("not tried" in str(o) for o in outcomes[1:])
 
 
-@pytest.mark.slow
 async def test_a_server_that_never_answers_costs_the_round_one_timeout_not_one_per_mail() -> None:
     silent: list[asyncio.StreamWriter] = []
     server = await asyncio.start_server(lambda _, w: silent.append(w), "127.0.0.1", 0)  # accepts, never greets
     port = server.sockets[0].getsockname()[1]
     try:
-        began = time.monotonic()
         outcomes = await send_round(mailer(port, timeout=0.5), mails(3, "stil"))
-        took = time.monotonic() - began
     finally:
         for writer in silent:
             writer.close()
         server.close()
     assert isinstance(outcomes[0], TimeoutError) and not isinstance(outcomes[0], SendWindowClosed)
-    assert all(isinstance(o, aiosmtplib.SMTPConnectError) for o in outcomes[1:]), outcomes
-    assert took < 1.2
+    # The other mails did not each connect and wait out a timeout of their own: they were not tried at all.
+    assert all(isinstance(o, aiosmtplib.SMTPConnectError) and "not tried" in str(o) for o in outcomes[1:]), outcomes
+    assert len(silent) == 1, "one connection was opened for the whole round"
 
 
 async def test_no_mail_is_started_after_the_rounds_deadline(mail: MailSink) -> None:

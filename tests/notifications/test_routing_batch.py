@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 import pytest_asyncio
 from support.infra import Infra
 
@@ -33,7 +32,6 @@ from komerbij.runtime import db
 
 from .conftest import activity, signup
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 NOW = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
 Item = tuple[Event, CloudEventAttributes, str]
 
@@ -179,7 +177,7 @@ def _batch() -> tuple[list[Item], Item]:
     return [*items[:5], twice, *items[5:], earlier], earlier
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
+@pytest_asyncio.fixture
 async def databases(infra: Infra) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool, str]]:
     migrations = (db.load_migrations("runtime", "komerbij.runtime.migrations")
                   + db.load_migrations("notifications", "komerbij.notifications.migrations"))
@@ -243,39 +241,65 @@ async def test_a_batch_gives_the_same_rows_as_its_events_one_by_one(
     assert sorted(p for p in owned if p != "None") == ["tilburg", "tilburg-wijk"]
 
 
-async def _notifications(dsn: str) -> tuple[asyncpg.Connection, asyncio.Queue[str]]:
-    listener = await asyncpg.connect(dsn)
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[2]))
-    return listener, heard
+class Heard:
+    """The `deliveries` notifications one connection hears, in commit order.
+
+    PostgreSQL delivers a listener the notifications of committed transactions in commit order, so once a marker
+    notified after some point has arrived, everything committed before that point has arrived too: "nothing more"
+    without a sleep.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.payloads: list[str] = []
+        self._arrived = asyncio.Event()
+        self._markers = 0
+
+    async def __aenter__(self) -> Heard:
+        self._listener = await asyncpg.connect(self.dsn)
+        await self._listener.add_listener(CHANNEL, self._heard)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._listener.close()
+
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.payloads.append(payload)
+        self._arrived.set()
+
+    async def until_now(self, pool: asyncpg.Pool) -> list[str]:
+        """Everything notified up to now (from another connection than the one that may hold a transaction open),
+        markers left out; then forgets it."""
+        self._markers += 1
+        marker = f"marker-{self._markers}"
+        await pool.execute(f"NOTIFY {CHANNEL}, '{marker}'")
+        async with asyncio.timeout(10):
+            while marker not in self.payloads:
+                self._arrived.clear()
+                await self._arrived.wait()
+        heard, self.payloads = self.payloads[:self.payloads.index(marker)], []
+        return heard
 
 
 async def test_a_batch_that_adds_deliveries_wakes_the_dispatcher_once_at_commit_and_one_that_adds_none_not(
     databases: tuple[asyncpg.Pool, asyncpg.Pool, str],
 ) -> None:
     _, pool, dsn = databases
-    listener, heard = await _notifications(dsn)
-    try:
+    async with Heard(dsn) as heard:
         events = [StockLow(sku=f"S{i}", name=f"Product {i}", stock_on_hand=1, reserved=0, threshold=5)
                   for i in range(3)]
         items = [(e, _attrs(e), e.TOPIC) for e in events]
         async with pool.acquire() as conn, conn.transaction():
             assert await record_deliveries_many(conn, items, now=NOW) == 3
-            await asyncio.sleep(0.3)
-            assert heard.empty(), "nothing before the commit: the dispatcher would not see the rows yet"
-        assert await asyncio.wait_for(heard.get(), 5) == CHANNEL
-        await asyncio.sleep(0.3)
-        assert heard.empty(), "one notification per transaction"
+            assert await heard.until_now(pool) == [], "nothing before the commit: the dispatcher would not see rows"
+        assert await heard.until_now(pool) == [""], "one notification for the transaction"
 
         async with pool.acquire() as conn, conn.transaction():
             assert await record_deliveries_many(conn, items, now=NOW) == 0  # all seen before
             assert await record_deliveries(conn, *items[0], now=NOW) == 0
-        await asyncio.sleep(0.5)
-        assert heard.empty()
+        assert await heard.until_now(pool) == [], "nothing added, nobody woken"
 
         async with pool.acquire() as conn, conn.transaction():
             fresh = StockLow(sku="S9", name="Product 9", stock_on_hand=1, reserved=0, threshold=5)
             assert await record_deliveries(conn, fresh, _attrs(fresh), fresh.TOPIC, now=NOW) == 1
-        assert await asyncio.wait_for(heard.get(), 5) == CHANNEL
-    finally:
-        await listener.close()
+        assert await heard.until_now(pool) == [""]

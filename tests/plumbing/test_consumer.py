@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from probe import effects, spec
+from support.drain import drain
 from support.infra import Infra, fetch
 from support.kafka import cloudevent, header, produce, read_topic, start_group_at_end
 from support.services import ServiceProcess, eventually, running, settings_env
@@ -26,21 +27,22 @@ def adjusted(key: str, n: int, run: str) -> StockAdjusted:
 
 async def test_same_event_delivered_twice_has_one_effect(infra: Infra) -> None:
     run = f"twice-{uuid.uuid4().hex[:6]}"
-    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=f"g-{run}")
+    group = f"g-{run}"
+    env = settings_env(infra, infra.new_database("probe"), PROBE_GROUP=group)
     value, headers = cloudevent(adjusted("k", 1, run))
     after_value, after_headers = cloudevent(adjusted("k", 2, run))
-    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])  # only this test's events, counted exactly
+    async with running(spec(group), env) as svc:
+        # A copy right behind the first (the same fetched batch, as a rule), then one in a later batch.
         await produce(infra.kafka_bootstrap, TOPIC, [(b"k", value, headers), (b"k", value, headers),
                                                      (b"k", after_value, after_headers)])
-        rows = await eventually(lambda: _at_least(svc, run, 2))
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
+        await produce(infra.kafka_bootstrap, TOPIC, [(b"k", value, headers)])
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
+        rows = await effects(svc.runtime, run)
         duplicates = svc.runtime.metrics.duplicates.labels(TOPIC)._value.get()
     assert [n for _, _, n in rows] == [1, 2]
-    assert duplicates >= 1
-
-
-async def _at_least(svc, run: str, count: int) -> list:
-    rows = await effects(svc.runtime, run)
-    return rows if len(rows) >= count else []
+    assert duplicates == 2
 
 
 async def test_poison_messages_go_to_the_dlq_with_reasons_and_the_partition_goes_on(infra: Infra) -> None:
@@ -51,16 +53,19 @@ async def test_poison_messages_go_to_the_dlq_with_reasons_and_the_partition_goes
     _, not_json_headers = cloudevent(adjusted("k", 0, run), event_id=not_json_id)
     _, invalid_headers = cloudevent(adjusted("k", 0, run), event_id=invalid_id)
     good_value, good_headers = cloudevent(adjusted("k", 1, run))
-    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
         await produce(infra.kafka_bootstrap, TOPIC, [
             (b"k", b"this is {not json", not_json_headers),
             (b"k", json.dumps({"sku": 42, "reason": run}).encode(), invalid_headers),
             (b"k", good_value, good_headers),
         ])
-        rows = await eventually(lambda: effects(svc.runtime, run))
-        assert [n for _, _, n in rows] == [1]
-        dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in
-                                {not_json_id, invalid_id}, until=lambda rs: len(rs) >= 2)
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
+        assert [n for _, _, n in await effects(svc.runtime, run)] == [1]
+    # Dead letters are sent before the batch's offsets are committed: after the drain, the DLQ holds all of them.
+    dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in {not_json_id, invalid_id},
+                            until=lambda rs: True, to_end=True)
+    assert len(dead) == 2
     by_id = {header(r, "ce_id"): r for r in dead}
     not_json, invalid = by_id[not_json_id], by_id[invalid_id]
     assert header(not_json, "dlq_error_class") == "MalformedJSON"
@@ -78,11 +83,14 @@ async def test_poison_messages_go_to_the_dlq_with_reasons_and_the_partition_goes
 
 async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_it_back(infra: Infra) -> None:
     run = f"fail-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
     dsn = infra.new_database("probe")
-    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", RETRY_MAX_ATTEMPTS="3")
+    env = settings_env(infra, dsn, PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
     value, headers = cloudevent(adjusted("k", 7, run))
     event_id = header_value(headers, "ce_id")
-    async with running(spec(env["PROBE_GROUP"]), env) as svc:
+    # At the end of the topic: the retries counted are this event's, not those of other tests' failing events.
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
+    async with running(spec(group), env) as svc:
         async with svc.runtime.pool.acquire() as conn:
             await conn.execute("UPDATE flags SET broken = true")
         await produce(infra.kafka_bootstrap, TOPIC, [(b"k", value, headers)])
@@ -101,7 +109,8 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
         )
         assert replay.returncode == 0, replay.stderr
         assert "replayed" in replay.stdout
-        rows = await eventually(lambda: effects(svc.runtime, run))
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
+        rows = await effects(svc.runtime, run)
     assert [(eid, n) for eid, _, n in rows] == [(event_id, 7)]
 
 
@@ -122,14 +131,13 @@ async def test_a_failing_event_in_a_batch_is_dead_lettered_alone_and_the_others_
         async with svc.runtime.pool.acquire() as conn:
             await conn.execute("UPDATE flags SET broken = true")
         await produce(infra.kafka_bootstrap, TOPIC, messages)
-        rows = await eventually(lambda: _at_least(svc, run, 59))
-        dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") == failing_id,
-                                until=lambda rs: len(rs) >= 1)
-        await asyncio.sleep(1)  # nothing more may come
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
         rows = await effects(svc.runtime, run)
         metrics = svc.runtime.metrics
         retries = metrics.retries.labels(TOPIC)._value.get()
         batches = metrics.consumer_batches._value.get()
+    dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") == failing_id,
+                            until=lambda rs: True, to_end=True)
     assert [n for _, _, n in rows] == [n for n in range(60) if n != 30]  # each once, in the partition's order
     assert len(dead) == 1
     assert header(dead[0], "dlq_attempts") == "3" and header(dead[0], "dlq_error_class") == "RuntimeError"
@@ -154,14 +162,11 @@ async def test_a_batch_out_of_time_commits_what_is_done_and_the_rest_comes_again
         async with svc.runtime.pool.acquire() as conn:
             await conn.execute("UPDATE flags SET broken = true")
         await produce(infra.kafka_bootstrap, TOPIC, messages)
-        await eventually(lambda: _at_least(svc, run, 37))
-        await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in failing_ids,
-                         until=lambda rs: len(rs) >= 3)
-        await asyncio.sleep(1)  # nothing more may come
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]})
         rows = await effects(svc.runtime, run)
         handed_back = svc.runtime.metrics.consumer_batches_handed_back._value.get()
     dead = await read_topic(infra.kafka_bootstrap, DLQ, keep=lambda r: header(r, "ce_id") in failing_ids,
-                            until=lambda rs: len(rs) >= 3, to_end=True)
+                            until=lambda rs: True, to_end=True)
     assert [n for _, _, n in rows] == [n for n in range(40) if n not in failing]  # once each, in order
     assert sorted(header(r, "ce_id") for r in dead) == sorted(failing_ids)  # each dead-lettered once
     assert all(header(r, "dlq_attempts") == "3" for r in dead)
@@ -175,10 +180,12 @@ def header_value(headers: list, name: str) -> str:
 @pytest.mark.slow
 async def test_sigterm_with_messages_in_flight_loses_none_and_applies_none_twice(infra: Infra, tmp_path) -> None:
     run = f"term-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
     dsn = infra.new_database("probe")
     # Small batches, so that a stop lands between committed batches and inside one.
-    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", PROBE_HANDLER_DELAY="0.02", PYTHONPATH="tests",
+    env = settings_env(infra, dsn, PROBE_GROUP=group, PROBE_HANDLER_DELAY="0.02", PYTHONPATH="tests",
                        CONSUMER_BATCH_MAX_RECORDS="10")
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
     messages = []
     for i in range(300):
         value, headers = cloudevent(adjusted(f"k{i % 3}", i, run))
@@ -198,11 +205,7 @@ async def test_sigterm_with_messages_in_flight_loses_none_and_applies_none_twice
     assert done_at_stop < 300  # it really was stopped with work left
     restarted = ServiceProcess("probe", env, tmp_path).start()
     try:
-        async def all_done() -> bool:
-            return len(await fetch(dsn, "SELECT 1 FROM effects WHERE run = $1", run)) >= 300
-
-        await eventually(all_done, timeout=90)
-        await asyncio.sleep(1)
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]}, timeout=90)
         rows = await fetch(dsn, "SELECT event_id, count(*) AS n FROM effects WHERE run = $1 GROUP BY 1", run)
     finally:
         restarted.terminate()

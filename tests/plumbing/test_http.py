@@ -109,7 +109,7 @@ def test_rs256_tokens_are_checked_against_the_issuers_jwks(jwks_server) -> None:
 async def test_health_readiness_docs_and_asyncapi(probe) -> None:
     assert (await probe.client.get("/healthz")).json()["status"] == "ok"
     ready = (await probe.client.get("/readyz")).json()
-    assert ready["checks"] == {"postgres": "ok", "migrations": "ok", "kafka": "ok"}
+    assert ready["checks"] == {"postgres": "ok", "migrations": "ok", "kafka": "ok", "consumer": "ok"}
     assert "/probe/adjust" in (await probe.client.get("/openapi.json")).json()["paths"]
     assert (await probe.client.get("/docs")).status_code == 200
     asyncapi = (await probe.client.get("/asyncapi")).json()

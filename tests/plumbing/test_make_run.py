@@ -23,14 +23,15 @@ def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
-def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
+def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 240, times: int = 1) -> None:
+    """Until `text` is in the log `times` times (the log is shared by both runs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in log.read_text():
+        if log.read_text().count(text) >= times:
             return
         assert proc.poll() is None, log.read_text()
         time.sleep(0.5)
-    raise AssertionError(f"no {text!r} within {timeout}s:\n{log.read_text()}")
+    raise AssertionError(f"no {text!r} ({times}×) within {timeout}s:\n{log.read_text()}")
 
 
 def leftovers(run_dir: Path, ports: list[int]) -> list[str]:
@@ -74,9 +75,7 @@ def test_make_run_starts_everything_keeps_data_and_leaves_nothing_behind() -> No
     second = start(env, log)
     try:
         wait_for(log, "topics ensured (0 created)", second)
-        while log.read_text().count("ready in") < 2:
-            assert second.poll() is None, log.read_text()
-            time.sleep(0.5)
+        wait_for(log, "ready in", second, times=2)
         assert run_sync(_fetchval(dsn, "SELECT x FROM kept_across_runs")) == 1
     finally:
         second.send_signal(signal.SIGTERM)

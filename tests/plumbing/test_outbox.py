@@ -10,8 +10,9 @@ import asyncpg
 import httpx
 import pytest
 from probe import spec
+from support.drain import drain
 from support.infra import Infra, fetch, own_kafka
-from support.kafka import data, header, read_topic
+from support.kafka import data, header, read_topic, start_group_at_end
 from support.services import ServiceProcess, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import StockAdjusted
@@ -103,27 +104,45 @@ async def test_relay_is_woken_by_the_commit_and_listens_again_after_losing_its_c
     # A poll an hour away: only the NOTIFY sent at commit can make these events go out within the test.
     relay = OutboxRelay(pool, dsn=dsn, bootstrap=infra.kafka_bootstrap, service="probe", metrics=Metrics("probe"),
                         poll_interval=3600)
+    idle = asyncio.Event()  # set while the relay is suspended in its wait: nothing left to do but the hour or a NOTIFY
+    wakeup, real_wait = relay._wakeup, relay._wakeup.wait
+
+    async def observed_wait(timeout: float) -> bool:
+        idle.set()  # a wait with a wake-up already pending returns without suspending: nobody sees this then
+        try:
+            return await real_wait(timeout)
+        finally:
+            idle.clear()
+
+    wakeup.wait = observed_wait  # type: ignore[method-assign]
+
+    async def is_idle() -> bool:
+        return idle.is_set()
 
     async def commit(n: int) -> None:
         async with pool.acquire() as conn, conn.transaction():
             await add_event(conn, StockAdjusted(sku="k", name="probe", stock_on_hand=n, reserved=0, delta=1,
                                                 reason=run), source="/tests")
 
-    async def listening() -> bool:
+    async def listeners() -> list[int]:
         rows = await fetch(dsn, "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = "
                                 "current_database()")
-        return bool(rows)
+        return [r["pid"] for r in rows]
 
     try:
         await relay.start()
-        await eventually(listening)
-        await asyncio.sleep(0.5)  # the relay's first round (an empty outbox) is over: it now waits for the hour
+        await eventually(is_idle)  # the first round (the one any start makes) is over: now it waits the hour
         await commit(1)
         await read_topic(infra.kafka_bootstrap, TOPIC, keep=of_run(run), until=lambda rs: len(rs) >= 1, timeout=15)
-        await fetch(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND "
-                         "datname = current_database()")
-        await eventually(listening)  # it noticed and listens again
-        await asyncio.sleep(0.5)
+        [cut] = await listeners()
+        await fetch(dsn, "SELECT pg_terminate_backend($1)", cut)
+
+        async def listening_again() -> list[int]:
+            pids = await listeners()
+            return pids if pids and cut not in pids else []  # not the very backend just terminated
+
+        await eventually(listening_again)  # the wait the lost connection ended is over, so `idle` is fresh
+        await eventually(is_idle)  # the look a reconnect makes for what it may have missed is over too
         await commit(2)
         records = await read_topic(infra.kafka_bootstrap, TOPIC, keep=of_run(run),
                                    until=lambda rs: len(rs) >= 2, timeout=15)
@@ -138,8 +157,10 @@ async def test_relay_killed_between_publish_and_mark_sent_loses_nothing_and_appl
     infra: Infra, tmp_path
 ) -> None:
     run = f"kill-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
     dsn = infra.new_database("probe")
-    env = settings_env(infra, dsn, PROBE_GROUP=f"g-{run}", PYTHONPATH="tests")
+    env = settings_env(infra, dsn, PROBE_GROUP=group, PYTHONPATH="tests")
+    await start_group_at_end(infra.kafka_bootstrap, group, [TOPIC])
     first = ServiceProcess("probe", env, tmp_path).start()
     admin = await asyncpg.connect(dsn)
     try:
@@ -171,12 +192,7 @@ async def test_relay_killed_between_publish_and_mark_sent_loses_nothing_and_appl
         ids = [header(r, "ce_id") for r in records]
         assert len(ids) > len(set(ids))  # the crash did republish: the scenario really happened
 
-        async def all_applied() -> list:
-            rows = await fetch(dsn, "SELECT event_id FROM effects WHERE run = $1", run)
-            return rows if len(rows) >= 10 else []
-
-        rows = await eventually(all_applied)
-        await asyncio.sleep(1)  # give any duplicate the chance to be (wrongly) applied
+        await drain(infra.kafka_bootstrap, groups={group: [TOPIC]}, outboxes=[dsn])
         rows = await fetch(dsn, "SELECT event_id, count(*) AS n FROM effects WHERE run = $1 GROUP BY 1", run)
         assert len(rows) == 10 and all(r["n"] == 1 for r in rows)
         assert first_occurrences(records, run)["k"] == list(range(10))
@@ -254,9 +270,45 @@ async def test_a_failed_batch_stops_the_later_batches_of_its_partition() -> None
     key = next(k for k in (f"k{i}" for i in range(100)) if DefaultPartitioner()(k.encode(), [0, 1, 2], [0, 1, 2]) == 0)
     rows = [{"topic": "t", "key": key, "payload": f"{i}".encode(), "headers": []} for i in range(5)]
     producer = _SmallBatches()
-    with pytest.raises(TimeoutError):
-        await publish_in_order(producer, rows)  # type: ignore[arg-type]
+    outcome = await publish_in_order(producer, rows)  # type: ignore[arg-type]
     assert producer.sent == []  # messages 2..4 were not sent ahead of 0..1
+    assert set(outcome) == {0, 1} and all(isinstance(e, TimeoutError) for e in outcome.values())  # 2..4: not tried
+
+
+async def test_a_batch_the_real_broker_refuses_stops_the_later_batches_of_its_partition(infra: Infra) -> None:
+    """The same guarantee against Kafka itself: the first batch is larger than the topic accepts, so the broker
+    refuses it; the rows after it (each its own batch, which the broker does accept, as the end shows) stay unsent."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import KafkaError
+
+    from komerbij.runtime.kafka import make_producer
+    from komerbij.runtime.outbox import publish_in_order
+
+    topic, limit = f"t-refused-{uuid.uuid4().hex[:6]}", 12_000
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": str(limit)})])
+    finally:
+        await admin.close()
+    # 9 kB rows: two never share the producer's 16 kB batch, so each row is a batch of its own.
+    rows = [{"topic": topic, "key": "k", "payload": bytes([65 + i]) * (13_000 if i == 0 else 9_000),
+             "headers": [["n", str(i)]]} for i in range(5)]
+
+    async def publish(batch_rows: list[dict]) -> None:
+        producer = make_producer(infra.kafka_bootstrap, client_id="komerbij-tests")
+        await producer.start()
+        try:
+            await publish_in_order(producer, batch_rows)  # type: ignore[arg-type]
+        finally:
+            await producer.stop()
+
+    with pytest.raises(KafkaError):
+        await publish(rows)
+    assert await read_topic(infra.kafka_bootstrap, topic, until=lambda rs: True, to_end=True) == []
+    await publish(rows[1:])  # the rows themselves are fine: alone, they go out, in order
+    landed = await read_topic(infra.kafka_bootstrap, topic, until=lambda rs: True, to_end=True)
+    assert [header(r, "n") for r in landed] == ["1", "2", "3", "4"]
 
 
 async def test_a_wake_up_that_comes_with_the_stop_does_not_keep_the_loop_running() -> None:

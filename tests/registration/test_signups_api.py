@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from support.services import RunningService, auth, eventually
@@ -22,6 +24,7 @@ from registration.builders import (
 from registration.conftest import PUBLIC_BASE_URL
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 async def test_fifty_concurrent_signups_never_exceed_capacity_and_cancellations_promote_the_first_waitlisted(
@@ -130,10 +133,15 @@ async def test_cancel_link_shows_a_dutch_page_and_only_post_cancels(svc: Running
 
 async def test_only_the_owner_and_admin_see_participants(svc: RunningService) -> None:
     activity_id = await published(svc)
+    before = datetime.now(UTC)
     await sign_up(svc, activity_id, name="Zoë")
+    after = datetime.now(UTC)
     for who in (ORGANISER_A, {"role": "admin"}):
         [p] = await participants(svc, activity_id, who)
         assert p["name"] == "Zoë" and p["email"] == "zoë@example.org" and p["party_size"] == 1
+    signed_up_at = datetime.fromisoformat(p["signed_up_at"])
+    assert signed_up_at.utcoffset() == signed_up_at.astimezone(AMSTERDAM).utcoffset()  # in Dutch time
+    assert before - timedelta(minutes=1) <= signed_up_at <= after + timedelta(minutes=1)
     for path in (f"/v1/activities/{activity_id}/signups", f"/v1/activities/{activity_id}/signups.csv"):
         assert (await svc.client.get(path, headers=headers(ORGANISER_B))).status_code in (403, 404)
         # A colleague of the same organisation may (test_organisation_access.py).
@@ -146,7 +154,7 @@ async def test_only_the_owner_and_admin_see_participants(svc: RunningService) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows == [{"naam": "Zoë", "e-mail": "zoë@example.org", "telefoon": "", "aantal personen": "1",
-                     "status": "bevestigd", "aangemeld op": rows[0]["aangemeld op"]}]
+                     "status": "bevestigd", "aangemeld op": p["signed_up_at"]}]
 
 
 async def test_more_capacity_promotes_the_waitlist_and_less_than_taken_is_refused(svc: RunningService) -> None:
@@ -161,17 +169,20 @@ async def test_more_capacity_promotes_the_waitlist_and_less_than_taken_is_refuse
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "capacity"
 
 
-async def test_business_metrics_count_activities_and_signups_by_status(svc: RunningService) -> None:
-    activity_id = await published(svc)
-    await sign_up(svc, activity_id)
+async def test_business_metrics_count_activities_and_signups_by_status(own_svc: RunningService) -> None:
+    svc = own_svc  # a database of its own: the gauges count only what this test made
+    for capacity in (1, 5):
+        activity_id = await published(svc, capacity=capacity)
+        for name in ("Anna", "Bram"):
+            await sign_up(svc, activity_id, name=name)
+    await submit(svc)
+    wanted = {'komerbij_activities{status="published"}': 2, 'komerbij_activities{status="submitted"}': 1,
+              'komerbij_signups{status="confirmed"}': 3, 'komerbij_signups{status="waitlisted"}': 1}
 
-    def value(text: str, series: str) -> float:
-        line = next((x for x in text.splitlines() if x.startswith(series + " ")), None)
-        return float(line.split()[-1]) if line else 0.0
+    async def exported() -> dict[str, float] | None:
+        lines = dict(x.rsplit(" ", 1) for x in (await svc.client.get("/metrics")).text.splitlines()
+                     if x and not x.startswith("#"))
+        found = {series: float(lines.get(series, "nan")) for series in wanted}
+        return found if found == wanted else None
 
-    async def exported() -> bool:
-        text = (await svc.client.get("/metrics")).text
-        return (value(text, 'komerbij_activities{status="published"}') >= 1
-                and value(text, 'komerbij_signups{status="confirmed"}') >= 1)
-
-    assert await eventually(exported, timeout=20)
+    await eventually(exported, timeout=20)

@@ -36,6 +36,11 @@ def settings_env(infra: Any, database_url: str, **extra: str) -> dict[str, str]:
         "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "METRICS_REFRESH_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        # The tests' feed servers and webhook receivers listen on this machine; every other private or
+        # reserved address stays refused, as in production.
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+        # notifications' own key (outside development it is required and must differ from JWT_SECRET)
+        "UNSUBSCRIBE_SECRET": "unsubscribe-key-for-komerbij-tests-only",
     }
     env.update(extra)
     return env
@@ -111,8 +116,8 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2) -> Any:
-    """Poll an async check until it returns something truthy."""
+async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2, what: str | None = None) -> Any:
+    """Poll an async check until it returns something truthy; `what` names the condition in the failure."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -120,4 +125,5 @@ async def eventually(check: Any, *, timeout: float = 30, interval: float = 0.2) 
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    name = what or getattr(check, "__name__", "condition").replace("_", " ")
+    raise AssertionError(f"{name}: not met within {timeout}s (last: {last!r})")

@@ -41,15 +41,38 @@ def to_kafka_headers(attrs: CloudEventAttributes) -> list[tuple[str, bytes]]:
     return headers
 
 
-def from_kafka_headers(headers: Iterable[tuple[str, bytes | str]]) -> CloudEventAttributes:
-    """Read the attributes back; raises ValueError naming what is missing or malformed."""
+def from_kafka_headers(headers: Iterable[tuple[str, bytes | str | None]]) -> CloudEventAttributes:
+    """Read the attributes back; raises ValueError naming what is missing, unreadable or malformed.
+
+    Kafka allows any header value, none at all (null) and bytes that are not UTF-8 included. A header that is not one
+    of our attributes is skipped whatever it holds (tracing headers and the like are not ours to judge). One of ours
+    that is null, not UTF-8 or holds a NUL character (PostgreSQL text cannot) counts as unreadable: no guessing with
+    replacement characters, since an id or type read wrongly would be worse than a dead letter.
+    """
     values: dict[str, str] = {}
+    unreadable: list[str] = []
     for name, raw in headers:
-        value = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         if name.startswith(_PREFIX):
-            values[name[len(_PREFIX) :]] = value
+            attribute = name[len(_PREFIX) :]
         elif name == "content-type":
-            values["datacontenttype"] = value
+            attribute = "datacontenttype"
+        else:
+            continue
+        if attribute not in CloudEventAttributes.model_fields:
+            continue  # an extension attribute we do not read
+        try:
+            value = raw.decode() if isinstance(raw, bytes | bytearray) else raw
+        except UnicodeDecodeError:
+            unreadable.append(f"{name} (not UTF-8)")
+            continue
+        if value is None:
+            unreadable.append(f"{name} (null)")
+        elif "\x00" in value:
+            unreadable.append(f"{name} (NUL character)")
+        else:
+            values[attribute] = value
+    if unreadable:
+        raise ValueError(f"unreadable CloudEvents headers: {', '.join(unreadable)}")
     try:
         return CloudEventAttributes.model_validate(values)
     except ValidationError as exc:

@@ -102,6 +102,10 @@ class System:
             "JWT_SECRET": os.environ.get("JWT_SECRET", DEV_SECRET),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{svc.port}",
             "LOAD_DEMO_DATA": os.environ.get("LOAD_DEMO_DATA", "true"),
+            # A development machine: the public development secret is accepted, and feeds and webhooks may reach
+            # this machine (local test feeds, webhook receivers); every other non-public address stays refused.
+            "KOMERBIJ_DEV": os.environ.get("KOMERBIJ_DEV", "true"),
+            "OUTBOUND_ALLOWED_NETWORKS": os.environ.get("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8"),
         }
         if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
             env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")

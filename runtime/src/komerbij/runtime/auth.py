@@ -51,6 +51,9 @@ class TokenVerifier:
         issuer: str | None = None,
         audience: str | None = None,
     ) -> None:
+        if jwks_url and not (issuer and audience):
+            # An issuer's keys sign tokens for all its applications: only `iss` and `aud` make one ours.
+            raise ValueError("tokens checked through a JWKS URL need an issuer and an audience")
         self._secret = secret
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
         self._issuer = issuer

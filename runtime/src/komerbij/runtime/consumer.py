@@ -13,23 +13,50 @@ with `async def handler(batch: list[tuple[Event, EventContext]]) -> None` (all c
 
 Records arrive in batches (up to `CONSUMER_BATCH_MAX_RECORDS` per fetch), because per-event round trips, not Python,
 were the cost (BENCHMARKS.md, scenario 3: one transaction and one offset commit per event capped a consumer at
-~190 events/s). For each batch, in order:
-1. Each record is parsed; a `PoisonMessage` (not JSON, fails its schema, no CloudEvents headers) goes to
-   `<topic>.dlq` at once and is left out.
+~190 events/s). The one rule over everything below: **every record is applied or dead-lettered before its offset is
+committed, never skipped.** For each batch, in order:
+1. Each record is parsed by our own code. FastStream's parser is replaced by one that reads nothing (its header
+   decoding failed on a null or non-UTF-8 header value and lost the whole batch without a nack). Whatever Kafka
+   allows is tolerated: null or non-UTF-8 values of headers that are not ours, an empty or null value, no key. A
+   record that cannot be made into an event (not JSON, JSON Python refuses such as a 5,000-digit number or
+   100,000-deep nesting, fails its schema, CloudEvents headers missing or unreadable, any other exception while
+   parsing) is a `PoisonMessage`: it goes to `<topic>.dlq` at once with the reason, and the rest of the batch goes on.
 2. One PostgreSQL transaction records every event id in the inbox with one statement and runs the handlers of the
    events seen for the first time, in the partition's order, so a redelivered event has no second effect.
 3. If a handler fails, that transaction is rolled back; the events before the failing one are applied again in a
    transaction of their own, the failing one is retried alone with exponential backoff and dead-lettered alone after
-   the last attempt, and the batch goes on after it. So a partition's events still take effect in order and one
-   bad event neither blocks nor takes down the others. (A failing batch handler is first split into single
-   events, to find the one that fails.)
-4. The batch's offsets are committed only after that (FastStream `AckPolicy.NACK_ON_ERROR`): at-least-once delivery,
-   effectively once with the inbox. Should even a dead-letter publish fail, the batch is sought back and comes again.
-5. A batch has a time budget (`CONSUMER_BATCH_TIME_BUDGET_SECONDS`): Kafka drops a consumer from its group when it
-   does not fetch for `max.poll.interval.ms` (300 s), and retrying failing events one by one can take longer than
-   that. When the budget is spent before another event would be retried, what is done is committed and the rest of
-   the batch is sought back, to come again with the next fetch (an event that starts a batch is always retried in
-   full, so each batch gets further).
+   the last attempt (at once, if the handler raised `PoisonMessage`), and the batch goes on after it. So a
+   partition's events still take effect in order and one bad event neither blocks nor takes down the others.
+   (A failing batch handler is first split into single
+   events, to find the one that fails; a transaction that fails outside any handler, e.g. a deferred constraint at
+   COMMIT, is split into one transaction per event, so that only the event whose own commit fails is retried.)
+4. **Infrastructure failures are not event failures.** PostgreSQL unreachable or refusing connections, a session cut
+   off (also at COMMIT), the pool or a connection timing out, a serialization failure (40001) or deadlock (40P01),
+   a dead-letter publish Kafka did not take: none of these is an attempt of an event, and none dead-letters one.
+   The transaction is rolled back, what the batch had done stays done, every partition is sought back to its first
+   record not yet done, and the consumer backs off; for PostgreSQL it probes the database (`SELECT 1`) with
+   exponential backoff, meanwhile `komerbij_consumer_waiting_for_database` is 1 and `/readyz` says not ready. The
+   records come again with the next fetch and are applied once PostgreSQL answers: in order, each effect once (a
+   commit whose outcome was unknown is harmless to redo, the inbox row committed with it).
+5. The batch's offsets are committed only after that (FastStream `AckPolicy.NACK_ON_ERROR`), for each partition up
+   to its first record not done: at-least-once delivery, effectively once with the inbox.
+6. A batch has a time budget (`CONSUMER_BATCH_TIME_BUDGET_SECONDS`): Kafka drops a consumer from its group when it
+   does not fetch for `max.poll.interval.ms` (`MAX_POLL_INTERVAL_MS`, 300 s), and retrying failing events one by one
+   can take longer than that. When the budget is spent before another event would be retried, what is done is
+   committed and the rest of the batch is sought back, to come again with the next fetch. Only an event behind
+   others done in its partition in this batch is cut short; the first one gets all its attempts, whatever they
+   cost, so every batch gets further.
+
+Why waiting for PostgreSQL never costs the group membership: the wait happens inside the handler, but it ends when
+PostgreSQL answers or the batch's time budget is spent (if that already is, after one backoff step of at most
+`INFRASTRUCTURE_MAX_BACKOFF` seconds); then the handler returns, the offsets before the undone records are committed,
+and the next fetch brings the same records back. A handler call therefore lasts about budget + one backoff step + one
+probe (`ACQUIRE_TIMEOUT`), whatever the outage's length: an hour-long outage is many short fetch-fail-wait rounds,
+each far under max.poll.interval.ms, with heartbeats from aiokafka's own task in between, so the consumer stays in
+its group and keeps its partitions (a test holds a 25 s outage against a 10 s max.poll.interval.ms). Seeking back
+rather than pausing the partitions is the time budget's mechanism reused; its cost is fetching the records again once
+per round. What this does not bound is a single statement hanging on a network that drops packets silently; TCP
+keepalives or `statement_timeout` bound that.
 """
 
 from __future__ import annotations
@@ -38,15 +65,17 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
-from faststream.kafka.message import KafkaMessage
+from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from pydantic import ValidationError
 
 from komerbij.contracts import CloudEventAttributes, Event, from_kafka_headers
@@ -59,10 +88,20 @@ from komerbij.runtime.outbox import add_event
 log = logging.getLogger(__name__)
 
 
-POISON_CLASSES = ("MissingCloudEventsHeaders", "MalformedJSON", "SchemaValidationError")
+POISON_CLASSES = ("MissingCloudEventsHeaders", "MalformedJSON", "SchemaValidationError", "UnreadableMessage")
 # How long a fetch waits for records; when none came, FastStream also sleeps this long before the next fetch, so it
 # bounds the extra latency an event arriving on an idle consumer sees.
 BATCH_TIMEOUT_MS = 50
+# Kafka's default, set explicitly because every wait here is measured against it (see the module docstring).
+MAX_POLL_INTERVAL_MS = 300_000
+# Longest wait for a pooled connection (a new one included); beyond it PostgreSQL counts as unreachable.
+ACQUIRE_TIMEOUT = 10.0
+# Backoff between attempts to reach PostgreSQL (or Kafka, for a dead letter) again: doubles per failed round.
+INFRASTRUCTURE_INITIAL_BACKOFF = 0.1
+INFRASTRUCTURE_MAX_BACKOFF = 5.0
+# SQLSTATEs (or their classes) that say "the database, not the event": connection exception, insufficient
+# resources, system error, admin/crash shutdown, cannot connect now, serialization failure, deadlock.
+_INFRASTRUCTURE_SQLSTATES = ("08", "53", "58", "57P01", "57P02", "57P03", "40001", "40P01")
 
 
 class PoisonMessage(Exception):
@@ -164,8 +203,6 @@ class EventRouter:
         time_budget: float = 60.0,
     ) -> BoundConsumer:
         """One FastStream batch subscriber over all the router's topics: one consumer, one rebalance at start."""
-        bound = BoundConsumer(self, pool=pool, dead_letters=dead_letters, metrics=metrics, policy=policy,
-                              source=source, time_budget=time_budget)
         for topic in self.topics:
             # Series that exist at 0 let rate()/increase() see the very first retry or dead letter.
             metrics.retries.labels(topic)
@@ -179,13 +216,26 @@ class EventRouter:
             batch=True,
             max_records=max_records,
             batch_timeout_ms=BATCH_TIMEOUT_MS,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
             title=self.consumer,
         )
+        bound = BoundConsumer(self, pool=pool, dead_letters=dead_letters, metrics=metrics, policy=policy,
+                              source=source, time_budget=time_budget, running=lambda: subscriber.running)
+
+        async def records_as_they_are(records: tuple[ConsumerRecord, ...]) -> KafkaMessage:
+            """FastStream's message for the batch, without reading a single header or value (see step 1 above)."""
+            first, last = records[0], records[-1]
+            return KafkaAckableMessage(
+                raw_message=records,
+                body=[record.value or b"" for record in records],
+                message_id=f"{first.offset}-{last.offset}-{first.timestamp}",
+                consumer=subscriber.consumer,
+            )
 
         async def handle(message: KafkaMessage = Context("message")) -> None:
             await bound.handle(message.raw_message, message.consumer)
 
-        subscriber(handle, decoder=_raw_body)
+        subscriber(handle, parser=records_as_they_are, decoder=_raw_body)
         return bound
 
 
@@ -198,39 +248,162 @@ class _Item:
 
 
 class _Failed(Exception):
-    """Items [index, index + size) of a transaction failed; everything in that transaction was rolled back."""
+    """Items [index, index + size) of a transaction failed; everything in that transaction was rolled back.
 
-    def __init__(self, index: int, size: int, error: Exception) -> None:
+    `whole`: the transaction failed outside any handler (the inbox statement, the commit), so any of them may be
+    the cause.
+    """
+
+    def __init__(self, index: int, size: int, error: Exception, *, whole: bool = False) -> None:
         super().__init__(str(error))
-        self.index, self.size, self.error = index, size, error
+        self.index, self.size, self.error, self.whole = index, size, error, whole
+
+
+class _Infrastructure(Exception):
+    """PostgreSQL (or Kafka, for a dead letter) failed, not the event: the batch is held back, no attempt counted."""
+
+    def __init__(self, error: BaseException, *, cause: str = "database") -> None:
+        super().__init__(str(error))
+        self.error, self.cause = error, cause
 
 
 class _OutOfTime(Exception):
-    """The batch's time budget ran out before `record` was retried: it and what follows go back to Kafka."""
+    """The batch's time budget ran out before an event was retried: it and what follows go back to Kafka."""
 
-    def __init__(self, record: ConsumerRecord) -> None:
-        super().__init__("batch time budget spent")
-        self.record = record
+
+def _key(record: ConsumerRecord) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
+
+
+def is_infrastructure(error: BaseException, conn: asyncpg.Connection | None = None) -> bool:
+    """Whether `error` says the database (or the way to it) failed rather than the event.
+
+    A closed connection afterwards settles it; otherwise the error or anything it was raised from (a handler may
+    wrap a database error in its own) must be a connection error, a timeout or carry an infrastructure SQLSTATE.
+    Everything else, a constraint violation at COMMIT included, is the event's: retried a bounded number of times.
+    """
+    if conn is not None and conn.is_closed():
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError, asyncpg.PostgresConnectionError,
+                                asyncpg.ConnectionDoesNotExistError)):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(current, asyncpg.PostgresError) and isinstance(sqlstate, str) and sqlstate.startswith(
+            _INFRASTRUCTURE_SQLSTATES
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class BoundConsumer:
     """A router bound to its pool, dead-letter producer and retry policy: processes one fetched batch at a time."""
 
     def __init__(self, router: EventRouter, *, pool: asyncpg.Pool, dead_letters: AIOKafkaProducer,
-                 metrics: Metrics, policy: RetryPolicy, source: str, time_budget: float = 60.0) -> None:
+                 metrics: Metrics, policy: RetryPolicy, source: str, time_budget: float = 60.0,
+                 running: Callable[[], bool] = lambda: True) -> None:
         self.router, self.pool, self.producer = router, pool, dead_letters
         self.metrics, self.policy, self.source = metrics, policy, source
         self.time_budget = time_budget
+        self._running = running
         self._deadline = float("inf")
+        self._done: set[tuple[str, int, int]] = set()  # records of this batch applied, dead-lettered or ignored
+        self._progress: set[TopicPartition] = set()  # partitions with an event applied or dead-lettered in it
+        self._held_back = 0  # batches held back in a row by an infrastructure failure: sets the backoff
+        self.waiting_for_database = False
 
     async def handle(self, records: Sequence[ConsumerRecord], consumer: Any) -> None:
-        """`consumer` (FastStream's, with `seek`) takes back what the time budget leaves undone."""
+        """`consumer` (FastStream's, with `seek`) takes back whatever this call leaves undone.
+
+        It never raises (short of cancellation): FastStream's nack would seek back to the start of the batch and
+        dead-letter its poison again; the records not done are sought back here instead, each partition to its first.
+        """
         self.metrics.consumer_batches.inc()
         self._deadline = time.monotonic() + self.time_budget
+        self._done, self._progress = set(), set()
         try:
             await self._apply_records(records)
-        except _OutOfTime as out:
-            self._hand_back(records[records.index(out.record):], consumer)
+            self._held_back = 0
+            if self.waiting_for_database:
+                self._set_waiting(False)
+        except _OutOfTime:
+            self.metrics.consumer_batches_handed_back.inc()
+            log.warning("batch time budget spent; the rest of the batch comes again",
+                        extra={"time_budget": self.time_budget})
+        except _Infrastructure as failure:
+            await self._hold_back(failure.error, cause=failure.cause)
+        except Exception as exc:  # a defect here, not in an event: nothing may be skipped for it either
+            log.exception("batch failed outside any handler; the undone records come again")
+            await self._hold_back(exc, cause="defect")
+        finally:
+            self._hand_back(records, consumer)
+
+    def _hand_back(self, records: Sequence[ConsumerRecord], consumer: Any) -> None:
+        """Seek each partition to its first record not done; the ack then commits just what was done."""
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            if _key(record) not in self._done:
+                tp = TopicPartition(record.topic, record.partition)
+                first[tp] = min(first.get(tp, record.offset), record.offset)
+        for partition, offset in first.items():
+            try:
+                consumer.seek(partition=partition, offset=offset)
+            except IllegalStateError:
+                pass  # revoked meanwhile: its new owner starts at the last committed offset, before this record
+        if first:
+            log.debug("records handed back", extra={"records": sum(_key(r) not in self._done for r in records)})
+
+    async def _hold_back(self, error: BaseException, *, cause: str) -> None:
+        """Back off before the next fetch; for PostgreSQL, until it answers or the batch's time budget is spent.
+
+        `cause`: "database", "kafka" (a dead letter not taken) or "defect" (a bug here, logged with its traceback).
+        """
+        self._held_back += 1
+        self.metrics.consumer_infrastructure_errors.labels(type(error).__name__).inc()
+        # The message of a connection or Kafka error names hosts and databases, never event data; a defect's may not.
+        detail = {"error": describe(error)} if cause != "defect" else {}
+        log.warning("batch held back", extra={"cause": cause, "error_class": type(error).__name__,
+                                              "held_back": self._held_back, **detail})
+        delay = min(INFRASTRUCTURE_INITIAL_BACKOFF * 2 ** (self._held_back - 1), INFRASTRUCTURE_MAX_BACKOFF)
+        if cause != "database":
+            await self._sleep(delay)
+            return
+        self._set_waiting(True)
+        started = time.monotonic()
+        until = max(self._deadline, started + delay)
+        try:
+            while self._running():
+                await self._sleep(min(delay, max(until - time.monotonic(), 0.0)))
+                if await self._database_answers():
+                    self._set_waiting(False)
+                    return
+                if time.monotonic() >= until:
+                    return  # still away: hand the batch back and fetch again, to stay in the group
+                delay = min(delay * 2, INFRASTRUCTURE_MAX_BACKOFF)
+        finally:
+            self.metrics.consumer_database_wait.inc(time.monotonic() - started)
+
+    def _set_waiting(self, waiting: bool) -> None:
+        self.waiting_for_database = waiting
+        self.metrics.consumer_waiting_for_database.set(1 if waiting else 0)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+                await conn.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up soon when the subscriber stops, so a shutdown does not wait for a backoff."""
+        end = time.monotonic() + seconds
+        while self._running() and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.25))
 
     async def _apply_records(self, records: Sequence[ConsumerRecord]) -> None:
         run: list[_Item] = []
@@ -243,33 +416,30 @@ class BoundConsumer:
                 run = []
                 await self._dead_letter(record, exc, 1, exc.error_class)
                 continue
-            if item is not None:
+            if item is None:
+                self._done.add(_key(record))
+            else:
                 run.append(item)
         await self._apply_in_order(run, grouped=True)
 
-    def _hand_back(self, undone: Sequence[ConsumerRecord], consumer: Any) -> None:
-        """Seek each partition to its first undone record; the ack then commits just what was done."""
-        first: dict[TopicPartition, int] = {}
-        for record in undone:
-            first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
-        for partition, offset in first.items():
-            consumer.seek(partition=partition, offset=offset)
-        self.metrics.consumer_batches_handed_back.inc()
-        log.warning("batch time budget spent; the rest of the batch comes again",
-                    extra={"records": len(undone), "time_budget": self.time_budget})
-
     def _parse(self, record: ConsumerRecord) -> _Item | None:
+        """The record as an event (None: a type this consumer does not handle); any failure is a PoisonMessage."""
         try:
-            attributes = from_kafka_headers(record.headers or ())
-        except ValueError as exc:
-            raise PoisonMessage("MissingCloudEventsHeaders", str(exc)) from exc
-        logs.correlation_id.set(attributes.correlationid)
-        logs.event_type.set(attributes.type)
-        registered = self.router._handlers.get(attributes.type)
-        if registered is None:
-            self.metrics.ignored.labels(record.topic).inc()
-            return None
-        return _Item(record, attributes, parse(registered.cls, record.value), registered)
+            try:
+                attributes = from_kafka_headers(record.headers or ())
+            except ValueError as exc:
+                raise PoisonMessage("MissingCloudEventsHeaders", str(exc)) from exc
+            logs.correlation_id.set(attributes.correlationid)
+            logs.event_type.set(attributes.type)
+            registered = self.router._handlers.get(attributes.type)
+            if registered is None:
+                self.metrics.ignored.labels(record.topic).inc()
+                return None
+            return _Item(record, attributes, parse(registered.cls, record.value), registered)
+        except PoisonMessage:
+            raise
+        except Exception as exc:
+            raise PoisonMessage("UnreadableMessage", f"{type(exc).__name__}: {describe(exc)}") from exc
 
     async def _apply_in_order(self, items: list[_Item], *, grouped: bool) -> None:
         while items:
@@ -280,34 +450,60 @@ class BoundConsumer:
                 # The prefix went well before the rollback; it is strictly shorter, so this ends.
                 await self._apply_in_order(items[:failed.index], grouped=grouped)
                 culprits = items[failed.index:failed.index + failed.size]
-                if len(culprits) > 1:
-                    await self._apply_in_order(culprits, grouped=False)
-                else:
+                if len(culprits) == 1:
                     await self._retry_alone(culprits[0], failed.error)
+                elif failed.whole:  # the inbox or the commit failed: an event alone shows whose it is
+                    for culprit in culprits:
+                        await self._apply_in_order([culprit], grouped=False)
+                else:  # a batch handler failed: its events one by one, in one transaction, to find the one
+                    await self._apply_in_order(culprits, grouped=False)
                 items = items[failed.index + failed.size:]
 
-    async def _transaction(self, items: list[_Item], *, grouped: bool) -> None:
-        """Apply `items` in one transaction, or raise `_Failed` naming the ones whose handler failed."""
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; failing to get one is an infrastructure failure, whatever PostgreSQL said."""
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await self._record_in_inbox(conn, items)
-                new: list[tuple[int, _Item]] = []
-                for position, item in enumerate(items):
-                    if item.attributes.id in fresh:
-                        fresh.discard(item.attributes.id)  # a second copy in the same batch is a duplicate
-                        new.append((position, item))
-                    else:
-                        self.metrics.duplicates.labels(item.record.topic).inc()
-                        log.info("duplicate event skipped", extra={"event_id": item.attributes.id})
-                for run in _runs(new, grouped=grouped):
-                    try:
-                        await self._call(conn, [item for _, item in run])
-                    except Exception as exc:
-                        raise _Failed(run[0][0], run[-1][0] - run[0][0] + 1, exc) from exc
-        except _Failed:
-            raise
-        except Exception as exc:  # the transaction itself (inbox, commit, connection): nothing was applied
-            raise _Failed(0, 1, exc) from exc
+            conn = await self.pool.acquire(timeout=ACQUIRE_TIMEOUT)
+        except Exception as exc:
+            raise _Infrastructure(exc) from exc
+        try:
+            yield conn
+        finally:
+            try:
+                await self.pool.release(conn)
+            except Exception:  # the connection is gone; the pool makes a new one
+                log.warning("connection not returned cleanly to the pool", exc_info=True)
+
+    async def _transaction(self, items: list[_Item], *, grouped: bool) -> None:
+        """Apply `items` in one transaction, or raise `_Failed` naming the ones that failed (or `_Infrastructure`)."""
+        async with self._connection() as conn:
+            try:
+                async with conn.transaction():
+                    fresh = await self._record_in_inbox(conn, items)
+                    new: list[tuple[int, _Item]] = []
+                    for position, item in enumerate(items):
+                        if item.attributes.id in fresh:
+                            fresh.discard(item.attributes.id)  # a second copy in the same batch is a duplicate
+                            new.append((position, item))
+                        else:
+                            self.metrics.duplicates.labels(item.record.topic).inc()
+                            log.info("duplicate event skipped", extra={"event_id": item.attributes.id})
+                    for run in _runs(new, grouped=grouped):
+                        try:
+                            await self._call(conn, [item for _, item in run])
+                        except Exception as exc:
+                            raise _Failed(run[0][0], run[-1][0] - run[0][0] + 1, exc) from exc
+            except _Failed as failed:
+                if is_infrastructure(failed.error, conn):
+                    raise _Infrastructure(failed.error) from failed.error
+                raise
+            except Exception as exc:  # the inbox statement, the commit, or the rollback after a failed handler
+                if is_infrastructure(exc, conn):
+                    raise _Infrastructure(exc) from exc
+                raise _Failed(0, len(items), exc, whole=True) from exc
+        for item in items:
+            self._done.add(_key(item.record))
+            self._progress.add(TopicPartition(item.record.topic, item.record.partition))
 
     async def _record_in_inbox(self, conn: asyncpg.Connection, items: list[_Item]) -> set[str]:
         rows = await conn.fetch(
@@ -335,10 +531,14 @@ class BoundConsumer:
 
     async def _retry_alone(self, item: _Item, error: Exception) -> None:
         record = item.record
-        if time.monotonic() > self._deadline:
-            raise _OutOfTime(record)
         attempt = 1
-        while attempt < self.policy.max_attempts:
+        if isinstance(error, PoisonMessage):  # the handler says no retry can fix it
+            await self._dead_letter(record, error, attempt, error.error_class)
+            return
+        # Only an event behind others done in its partition is cut short: the first one gets all its attempts.
+        if TopicPartition(record.topic, record.partition) in self._progress and time.monotonic() > self._deadline:
+            raise _OutOfTime()
+        while attempt < self.policy.max_attempts and not isinstance(error, PoisonMessage):
             self.metrics.retries.labels(record.topic).inc()
             delay = self.policy.backoff(attempt)
             log.warning("handler failed, retrying",
@@ -350,14 +550,21 @@ class BoundConsumer:
                 return
             except _Failed as failed:
                 error = failed.error
-        await self._dead_letter(record, error, attempt, type(error).__name__)
+        error_class = error.error_class if isinstance(error, PoisonMessage) else type(error).__name__
+        await self._dead_letter(record, error, attempt, error_class)
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int, error_class: str) -> None:
         headers = dead_letter_headers(
             record, error_class=error_class, error_message=describe(exc), group=self.router.consumer,
             attempts=attempts,
         )
-        await self.producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key, headers=headers)
+        try:
+            await self.producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key,
+                                              headers=headers)
+        except Exception as failure:  # Kafka did not take it: the record stays undone and comes again
+            raise _Infrastructure(failure, cause="kafka") from failure
+        self._done.add(_key(record))
+        self._progress.add(TopicPartition(record.topic, record.partition))
         self.metrics.dead_letters.labels(record.topic, error_class).inc()
         log.error(
             "message dead-lettered",
@@ -386,8 +593,8 @@ async def _raw_body(message: KafkaMessage) -> Any:
 def parse(cls: type[Event], value: bytes | None) -> Event:
     try:
         data = json.loads(value or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PoisonMessage("MalformedJSON", f"body is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
+        raise PoisonMessage("MalformedJSON", f"body is not JSON this consumer can read: {exc}") from exc
     try:
         return cls.model_validate(data)
     except ValidationError as exc:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from komerbij.runtime import logs
+from komerbij.runtime.bodylimit import BodyTooLarge, too_large_body
 from komerbij.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -101,12 +102,28 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(request, validation_problem(exc.errors()))
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(too_large_body(request.url.path, exc.limit), status_code=413, media_type=PROBLEM,
+                            headers=exc.headers)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Niet gevonden", 405: "Methode niet toegestaan", 401: "Niet ingelogd", 403: "Geen toegang"}
+        titles = {404: "Niet gevonden", 405: "Methode niet toegestaan", 401: "Niet ingelogd", 403: "Geen toegang",
+                  413: "Verzoek te groot", 429: "Te veel verzoeken"}
         return problem_response(
             request, ProblemError(exc.status_code, titles.get(exc.status_code, "Fout"), str(exc.detail))
         )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # A value that passed validation but that PostgreSQL cannot store or compare (a NUL character in text, a
+        # date before year 1 in UTC, a number out of range) is the client's to fix, not a server error.
+        log.warning("value refused by the database", extra={"error_class": type(exc).__name__})
+        return problem_response(request, ProblemError(
+            422, "Ongeldige invoer", "A value cannot be stored: out of range, or text with a NUL character.",
+            errors=[{"field": "body", "message": "een waarde valt buiten het bereik of bevat een ongeldig teken"}],
+        ))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -126,7 +143,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        cid = headers.get(b"x-correlation-id", b"").decode() or str(uuid.uuid4())
+        cid = logs.accepted_correlation_id(headers.get(b"x-correlation-id"))
         token = logs.correlation_id.set(cid)
         status = 500
         start = time.perf_counter()
@@ -147,3 +164,45 @@ class ObservabilityMiddleware:
             self.metrics.http_requests.labels(method, template, str(status)).inc()
             self.metrics.http_duration.labels(method, template).observe(time.perf_counter() - start)
             logs.correlation_id.reset(token)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `title` is Dutch, `errors` names each invalid field (422).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+        }},
+    },
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """The OpenAPI says what a 422 really is: problem JSON, not FastAPI's default `{"detail": [...]}`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("ValidationError", None)
+        components.pop("HTTPValidationError", None)
+        components["Problem"] = PROBLEM_SCHEMA
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None:
+                    response["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,13 +8,28 @@ follows a request through every service. Log calls pass ids and types, never nam
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import uuid
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 event_type: ContextVar[str | None] = ContextVar("event_type", default=None)
+
+# What a caller may choose as correlation id: a UUID, a W3C trace id, `req-1234`... Anything else (control
+# characters that forge log lines, kilobytes that bloat every log line and Kafka header) is replaced.
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+def accepted_correlation_id(value: str | bytes | None) -> str:
+    """The caller's correlation id when it is short and plain, else a fresh one."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if value and _CORRELATION_ID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
 
 
 class _ContextFilter(logging.Filter):

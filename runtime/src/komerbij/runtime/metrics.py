@@ -45,7 +45,14 @@ class Metrics:
             "komerbij_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
             buckets=LATENCY_BUCKETS, registry=r,
         )
-        self.outbox_backlog = Gauge("komerbij_outbox_backlog_events", "Outbox rows not yet published", registry=r)
+        self.outbox_backlog = Gauge(
+            "komerbij_outbox_backlog_events", "Outbox rows not yet published (parked ones apart)", registry=r
+        )
+        self.outbox_parked = Gauge(
+            "komerbij_outbox_parked_events",
+            "Outbox rows Kafka refused for a reason no retry fixes, parked until an operator retries or drops them",
+            registry=r,
+        )
         self.outbox_oldest_age = Gauge(
             "komerbij_outbox_oldest_event_age_seconds", "Age of the oldest unpublished outbox row", registry=r
         )
@@ -53,7 +60,8 @@ class Metrics:
             "komerbij_outbox_published_total", "Events published by the outbox relay", registry=r
         )
         self.outbox_publish_errors = Counter(
-            "komerbij_outbox_publish_errors_total", "Outbox relay rounds that failed (Kafka or database away)",
+            "komerbij_outbox_publish_errors_total",
+            "Outbox relay rounds that failed (Kafka or database away) or in which Kafka refused rows",
             registry=r,
         )
         self.consumer_lag = Gauge(
@@ -76,6 +84,19 @@ class Metrics:
         self.consumer_batches_handed_back = Counter(
             "komerbij_consumer_batches_handed_back_total",
             "Batches whose time budget ran out: the done part committed, the rest sought back", registry=r,
+        )
+        self.consumer_infrastructure_errors = Counter(
+            "komerbij_consumer_infrastructure_errors_total",
+            "Batches held back because PostgreSQL (or Kafka, for a dead letter) failed; no event attempt is counted",
+            ["error_class"], registry=r,
+        )
+        self.consumer_waiting_for_database = Gauge(
+            "komerbij_consumer_waiting_for_database",
+            "1 while the consumer holds its batches back until PostgreSQL answers again", registry=r,
+        )
+        self.consumer_database_wait = Counter(
+            "komerbij_consumer_database_wait_seconds_total",
+            "Time the consumer spent waiting for PostgreSQL to answer again", registry=r,
         )
         self.ignored = Counter(
             "komerbij_consumer_ignored_total", "Events of types this service does not handle", ["topic"],

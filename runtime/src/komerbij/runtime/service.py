@@ -22,17 +22,21 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from komerbij.contracts import TOPICS, Event
 from komerbij.runtime import db, logs
 from komerbij.runtime.auth import TokenVerifier
-from komerbij.runtime.consumer import EventRouter, RetryPolicy
-from komerbij.runtime.http import ObservabilityMiddleware, install_problem_handlers
+from komerbij.runtime.bodylimit import BodyLimitMiddleware
+from komerbij.runtime.consumer import BoundConsumer, EventRouter, RetryPolicy
+from komerbij.runtime.http import ObservabilityMiddleware, document_problems, install_problem_handlers
 from komerbij.runtime.jobs import Clock, Job, Scheduler, SystemClock
 from komerbij.runtime.kafka import make_broker, make_producer
 from komerbij.runtime.metrics import Metrics
+from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRelay, add_event, purge_sent
-from komerbij.runtime.settings import ServiceSettings, load_settings
+from komerbij.runtime.ratelimit import RateLimiter
+from komerbij.runtime.settings import ServiceSettings, check_startup, load_settings
 
 log = logging.getLogger(__name__)
 Refresher = Callable[["Runtime"], Awaitable[None]]
@@ -94,6 +98,7 @@ class Runtime:
             secret=settings.jwt_secret, jwks_url=settings.jwt_jwks_url, issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        self.outbound = OutboundPolicy.from_settings(settings)  # every feed and webhook request goes through it
         self.broker: KafkaBroker = make_broker(
             settings.kafka_bootstrap_servers, service=spec.name, registry=self.metrics.registry
         )
@@ -105,6 +110,7 @@ class Runtime:
         )
         self.migrated = False
         self.relay: OutboxRelay | None = None
+        self.consumer: BoundConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self._scheduler: Scheduler | None = None
         self._refresh_task: asyncio.Task[None] | None = None
@@ -124,7 +130,7 @@ class Runtime:
         self._dlq_producer = make_producer(s.kafka_bootstrap_servers, client_id=f"komerbij-{self.spec.name}-dlq")
         await self._dlq_producer.start()
         if self.spec.events is not None:
-            self.spec.events.bind(
+            self.consumer = self.spec.events.bind(
                 self.broker, pool=self.pool, dead_letters=self._dlq_producer, metrics=self.metrics,
                 policy=RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_seconds,
                                    s.retry_max_backoff_seconds),
@@ -135,6 +141,7 @@ class Runtime:
         self.relay = OutboxRelay(
             self.pool, dsn=s.database_url, bootstrap=s.kafka_bootstrap_servers, service=self.spec.name,
             metrics=self.metrics, batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval_seconds,
+            max_attempts=s.outbox_max_attempts, retry_backoff=s.outbox_retry_backoff_seconds,
         )
         await self.relay.start()
         jobs = [*self.spec.jobs, Job("housekeeping", 3600, _housekeeping)]
@@ -168,6 +175,8 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         checks["migrations"] = "ok" if self.migrated else "pending"
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "error: unreachable"
+        if self.consumer is not None:  # its events wait while it cannot reach PostgreSQL
+            checks["consumer"] = "waiting for database" if self.consumer.waiting_for_database else "ok"
         self.metrics.ready.set(1 if all(v == "ok" for v in checks.values()) else 0)
         return checks
 
@@ -216,6 +225,7 @@ async def _housekeeping(rt: Runtime, now: datetime) -> None:
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings(spec.settings_class)
+    check_startup(settings)
     logs.configure_logging(spec.name, settings.log_level)
     runtime = Runtime(spec, settings, clock or SystemClock())
 
@@ -229,8 +239,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
+    document_problems(app)
+    # Outermost last: the real client address first, then the correlation id, then the body limit (it holds for
+    # whoever reads the body, FastAPI's parsing before the token check included).
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.proxy_networks])
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -270,4 +286,6 @@ def serve(spec: ServiceSpec) -> None:
     app = create_app(spec, settings)
     port = int(os.environ.get("PORT", spec.default_port))
     host = os.environ.get("HOST", "127.0.0.1")
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+    # proxy_headers=False: the app's own ProxyHeadersMiddleware trusts TRUSTED_PROXIES only (uvicorn's default
+    # would trust X-Forwarded-For from 127.0.0.1).
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30, proxy_headers=False)

@@ -14,6 +14,8 @@ from komerbij.runtime.settings import ServiceSettings
 if TYPE_CHECKING:
     from komerbij.runtime.service import Runtime
 
+MIN_UNSUBSCRIBE_SECRET_BYTES = 16  # an HMAC key of 128 bits
+
 
 class Settings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8004"
@@ -33,13 +35,20 @@ class Settings(ServiceSettings):
     )
     admin_emails: str = Field("", description="Comma-separated addresses that receive StockLow alerts")
     unsubscribe_secret: str | None = Field(
-        None, description="Key of unsubscribe tokens and address hashes (falls back to JWT_SECRET)"
+        None, description="Key of unsubscribe tokens and address hashes; a key of its own, at least 16 bytes "
+        "(only KOMERBIJ_DEV falls back to JWT_SECRET)"
     )
     cancel_link_secret: str | None = Field(
         None, description="Key of participants' cancel links, the same in registration and notifications "
         "(falls back to JWT_SECRET)"
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook request")
+    unsubscribe_previous_secret: str | None = Field(
+        None, description="The key before the last rotation: tokens and address hashes made with it still count"
+    )
+    unsubscribe_token_days: int = Field(90, ge=1, le=3650, description="Days an unsubscribe link keeps working")
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Total time one webhook request may take, its answer included"
+    )
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,10h", description="Waits before each retry of a webhook (Standard Webhooks' schedule)"
     )
@@ -59,7 +68,8 @@ class Settings(ServiceSettings):
         "a mail that could not finish within DELIVERY_LEASE_SECONDS is not started and is retried)"
     )
     delivery_lease_seconds: float = Field(
-        120.0, gt=0, description="A send still unconfirmed after this long (process killed) is attempted again"
+        120.0, gt=0, description="Lease of a dispatch round's claim, on the database's clock: no send is started that "
+        "could not end within it, and a send still unrecorded after it (process killed) is attempted again"
     )
     contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
     event_data_retention_days: int = Field(
@@ -96,6 +106,24 @@ class Settings(ServiceSettings):
             # A lease shorter than a send would let a second dispatcher resend while the first still waits.
             raise ValueError("DELIVERY_LEASE_SECONDS: must exceed WEBHOOK_TIMEOUT_SECONDS and SMTP_TIMEOUT_SECONDS")
         return self
+
+    def startup_errors(self) -> list[str]:
+        errors = super().startup_errors()
+        if self.komerbij_dev:
+            return errors
+        if not self.unsubscribe_secret:
+            errors.append("UNSUBSCRIBE_SECRET: required, a key of its own (e.g. `openssl rand -base64 32`)")
+        elif self.unsubscribe_secret == self.jwt_secret:
+            errors.append("UNSUBSCRIBE_SECRET: must differ from JWT_SECRET")
+        elif len(self.unsubscribe_secret.encode()) < MIN_UNSUBSCRIBE_SECRET_BYTES:
+            errors.append(f"UNSUBSCRIBE_SECRET: at least {MIN_UNSUBSCRIBE_SECRET_BYTES} bytes")
+        return errors
+
+    @property
+    def unsubscribe_keys(self) -> tuple[str, ...]:
+        """Oldest first: the last one signs, all of them verify (and recognise erased addresses)."""
+        previous = (self.unsubscribe_previous_secret,) if self.unsubscribe_previous_secret else ()
+        return (*previous, self.signing_secret)
 
     @property
     def admin_addresses(self) -> tuple[str, ...]:

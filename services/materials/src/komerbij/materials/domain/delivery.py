@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Z]{2})$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")  # , ; < > would name a second recipient
 _PHONE = re.compile(r"^\+?[0-9]{9,15}$")
 
 

@@ -178,11 +178,14 @@ def parse_export(text: str, mapping: dict[str, str] | None = None) -> tuple[list
     columns = _columns(header, mapping)
     rows: list[ExportRow] = []
     errors: list[RowError] = []
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        try:
-            rows.append(_row(reader.line_num, cells, columns))
-        except _Bad as bad:
-            errors.append(RowError(reader.line_num, bad.field, str(bad)))
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            try:
+                rows.append(_row(reader.line_num, cells, columns))
+            except _Bad as bad:
+                errors.append(RowError(reader.line_num, bad.field, str(bad)))
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB field limit: no export has one
+        raise MappingError("file", f"regel {reader.line_num} is geen leesbare CSV ({exc})") from None
     return rows, errors

@@ -9,13 +9,20 @@ from zoneinfo import ZoneInfo
 from komerbij.media.adapters import store
 from komerbij.media.domain.coverage import CoverageItem, summarise
 from komerbij.media.domain.places import provinces_of
+from komerbij.runtime.http import field_error
 from komerbij.runtime.service import Runtime
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # beyond these, day bounds overflow in UTC and PostgreSQL
+
+
 def period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     """Calendar days in Dutch time, both ends included."""
+    for name, day in (("query.from", start), ("query.to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise field_error(name, f"kies een datum tussen {EARLIEST.year} en {LATEST.year}")
     return (
         datetime.combine(start, time(), AMSTERDAM) if start else None,
         datetime.combine(end + timedelta(days=1), time(), AMSTERDAM) if end else None,

@@ -12,6 +12,9 @@ from komerbij.runtime.service import Runtime
 
 async def create_feed(rt: Runtime, outlet_id: uuid.UUID, url: str, interval_seconds: int, now: datetime
                       ) -> uuid.UUID:
+    problem = rt.outbound.registration_problem(url)
+    if problem:
+        raise field_error("url", problem)
     feed_id = uuid.uuid4()
     async with rt.uow() as uow:
         if await store.outlet(uow.conn, outlet_id) is None:

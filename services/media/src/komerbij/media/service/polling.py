@@ -37,8 +37,9 @@ class PollReport:
     error: str | None = None
 
 
-def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(follow_redirects=True, http2=False)
+def _client(rt: Runtime) -> httpx.AsyncClient:
+    """Redirects are followed, each hop through the runtime's outbound guard (public addresses only)."""
+    return rt.outbound.client(follow_redirects=True, max_redirects=5)
 
 
 async def poll_feed(rt: Runtime, feed_id: uuid.UUID, now: datetime, client: httpx.AsyncClient | None = None
@@ -50,7 +51,7 @@ async def poll_feed(rt: Runtime, feed_id: uuid.UUID, now: datetime, client: http
         return None
     settings = settings_of(rt)
     if client is None:
-        async with _client() as own:
+        async with _client(rt) as own:
             return await poll_feed(rt, feed_id, now, own)
     result = await feed_client.fetch_feed(
         client, feed["url"], etag=feed["etag"], last_modified=feed["last_modified"],
@@ -119,7 +120,7 @@ async def poll_due_feeds(rt: Runtime, now: datetime) -> list[PollReport]:
         async with gate:
             return await poll_feed(rt, feed_id, now, client)
 
-    async with _client() as client:
+    async with _client(rt) as client:
         results = await asyncio.gather(*(one(f, client) for f in due), return_exceptions=True)
     reports = []
     for feed_id, result in zip(due, results, strict=True):

@@ -111,32 +111,50 @@ async def wake_dispatcher(conn: asyncpg.Connection) -> None:
     await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
 
-async def claim_round(conn: asyncpg.Connection, now: datetime, lease_expired_before: datetime,
+async def claim_round(conn: asyncpg.Connection, now: datetime, lease_seconds: float,
                       limit: int) -> list[asyncpg.Record]:
     """Claim a round in one statement: due deliveries, and sends whose outcome was never recorded (the sender died).
 
-    Each claimed row is 'sending' with its attempt on record (the returned `attempts` is this attempt's number)
-    before a byte is sent; an earlier attempt still 'sending' was cut off by a crash and becomes 'interrupted'.
+    Each claimed row is 'sending' with its attempt on record (the returned `attempts` is this attempt's number, and
+    the claim's fencing token: only a round whose attempt still holds the row records it) before a byte is sent; an
+    earlier attempt still 'sending' was cut off and becomes 'interrupted'. `deferrals` counts the earlier attempts
+    the relay would not take (they do not count against the schedule).
     SKIP LOCKED lets several replicas dispatch side by side without taking the same row; the statement commits on
-    its own, so the claim holds (as the lease) once it returns.
+    its own, so the claim holds (as the lease) once it returns. The lease is measured on the database's clock, the
+    one clock all replicas share (`now` only says what is due: the service's clock, which set the due times).
+    A person's mails go out one at a time in event order: a mail is claimed only when no earlier mail to the same
+    mailbox is still open (waiting, retrying or being sent) and none is being sent, so a "cancelled" never overtakes
+    the "confirmed" before it, not even while that one waits for a retry.
     """
     return await conn.fetch(
         f"""WITH due AS (
-               SELECT d.id FROM deliveries d
-               WHERE (d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
-                  OR (d.status = 'sending' AND d.claimed_at < $2)
-               ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+               SELECT d.id FROM deliveries d LEFT JOIN notices n ON n.event_id = d.event_id
+               WHERE ((d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
+                      OR (d.status = 'sending' AND d.claimed_at < now() - make_interval(secs => $2)))
+                 AND (d.channel <> 'email' OR NOT EXISTS (
+                        SELECT 1 FROM deliveries e LEFT JOIN notices m ON m.event_id = e.event_id
+                        WHERE e.channel = 'email' AND e.status IN ('pending', 'sending', 'retrying')
+                          AND mailbox_of(e.recipient, e.address) = mailbox_of(d.recipient, d.address)
+                          AND e.id <> d.id
+                          AND ((e.status = 'sending' AND e.claimed_at >= now() - make_interval(secs => $2))
+                               OR (coalesce(m.occurred_at, e.created_at), e.created_at, e.id)
+                                  < (coalesce(n.occurred_at, d.created_at), d.created_at, d.id))))
+               ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED),
              claimed AS (
-               UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, claimed_at = $1, updated_at = $1
-               FROM due WHERE d.id = due.id RETURNING {_DELIVERY_COLUMNS}),
+               UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, claimed_at = now(),
+                      updated_at = $1
+               FROM due WHERE d.id = due.id
+               RETURNING {_DELIVERY_COLUMNS},
+                         (SELECT count(*) FROM delivery_attempts a
+                          WHERE a.delivery_id = d.id AND a.outcome = 'deferred')::int AS deferrals),
              interrupted AS (
                UPDATE delivery_attempts a SET outcome = 'interrupted', finished_at = $1,
-                      error = 'no outcome recorded (process stopped during the send)'
+                      error = 'no outcome recorded in time (process stopped, or the lease ran out)'
                FROM due WHERE a.delivery_id = due.id AND a.outcome = 'sending'),
              started AS (
                INSERT INTO delivery_attempts (delivery_id, attempt, started_at) SELECT id, attempts, $1 FROM claimed)
             SELECT * FROM claimed ORDER BY next_attempt_at""",
-        now, lease_expired_before, limit,
+        now, lease_seconds, limit,
     )
 
 
@@ -148,38 +166,71 @@ async def notices_of(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str
 
 # One finished attempt in `finish_attempts`: delivery id, attempt, outcome, http_status, error.
 AttemptOutcome = tuple[uuid.UUID, int, str, int | None, str | None]
-# One delivery's new state in `set_outcomes`: delivery id, status, next_attempt_at (None: unchanged), error.
-DeliveryOutcome = tuple[uuid.UUID, str, datetime | None, str | None]
+# One delivery's new state in `set_outcomes`: delivery id, the attempt that decided it (the claim's fencing token),
+# status, next_attempt_at (None: unchanged), error, address (None: unchanged).
+DeliveryOutcome = tuple[uuid.UUID, int, str, datetime | None, str | None, str | None]
 
 
-async def finish_attempts(conn: asyncpg.Connection, now: datetime, attempts: list[AttemptOutcome]) -> None:
-    """Record how attempts ended, all in one statement."""
+async def finish_attempts(conn: asyncpg.Connection, now: datetime, attempts: list[AttemptOutcome]) -> set[uuid.UUID]:
+    """Record how attempts ended, all in one statement; returns the deliveries those attempts still hold (the
+    latest attempt, still 'sending'), locked until the caller's transaction ends.
+
+    A delivery not returned lost its lease and was claimed again since: its status and events are that claim's to
+    record. How this attempt ended is logged all the same (the next claim had marked it `interrupted`)."""
     if not attempts:
-        return
+        return set()
     columns = [list(c) for c in zip(*attempts, strict=True)]
-    await conn.execute(
-        """UPDATE delivery_attempts a SET outcome = u.outcome, finished_at = $1, http_status = u.http_status,
-                  error = u.error
-           FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[])
-                AS u(delivery_id, attempt, outcome, http_status, error)
-           WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt""",
+    rows = await conn.fetch(
+        """WITH u AS (SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[])
+                                 AS u(delivery_id, attempt, outcome, http_status, error)),
+                finished AS (
+                  UPDATE delivery_attempts a SET outcome = u.outcome, finished_at = $1, http_status = u.http_status,
+                         error = u.error
+                  FROM u WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt)
+           SELECT d.id FROM deliveries d JOIN u ON d.id = u.delivery_id AND d.attempts = u.attempt
+           WHERE d.status = 'sending' FOR UPDATE OF d""",
         now, *columns,
     )
+    return {r["id"] for r in rows}
 
 
 async def set_outcomes(conn: asyncpg.Connection, now: datetime, outcomes: list[DeliveryOutcome]) -> None:
-    """`set_outcome` for many deliveries in one statement (a delivery appears once)."""
+    """`set_outcome` for many deliveries in one statement (a delivery appears once), fenced: only rows their attempt
+    still holds ('sending', that attempt the latest) change. A row whose lease ran out and that another dispatcher
+    claimed since is that one's to record: writing it here would overwrite its outcome."""
     if not outcomes:
         return
     columns = [list(c) for c in zip(*outcomes, strict=True)]
     await conn.execute(
         """UPDATE deliveries d SET status = u.status, updated_at = $1, claimed_at = NULL, last_error = u.error,
                   next_attempt_at = coalesce(u.next_attempt_at, d.next_attempt_at),
-                  address = CASE WHEN u.status IN ('delivered', 'failed', 'skipped') THEN NULL ELSE d.address END
-           FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
-                AS u(id, status, next_attempt_at, error)
-           WHERE d.id = u.id""",
+                  address = CASE WHEN u.status IN ('delivered', 'failed', 'skipped') THEN NULL
+                                 ELSE coalesce(u.address, d.address) END
+           FROM unnest($2::uuid[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+                AS u(id, attempt, status, next_attempt_at, error, address)
+           WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'sending'""",
         now, *columns,
+    )
+
+
+async def release(conn: asyncpg.Connection, claimed: list[tuple[uuid.UUID, int]]) -> None:
+    """Hand back rows a round claimed but did not try (its time ran out, or the service is stopping), as if never
+    claimed: the attempt leaves the count and the log, the row is due at once and the dispatchers are woken. Fenced
+    like `set_outcomes`: a row another dispatcher holds by now stays its."""
+    if not claimed:
+        return
+    ids, attempts = (list(c) for c in zip(*claimed, strict=True))
+    await conn.execute(
+        f"""WITH back AS (
+               UPDATE deliveries d SET status = CASE WHEN d.attempts > 1 THEN 'retrying' ELSE 'pending' END,
+                      attempts = d.attempts - 1, claimed_at = NULL
+               FROM unnest($1::uuid[], $2::int[]) AS u(id, attempt)
+               WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'sending'
+               RETURNING d.id, u.attempt),
+             untried AS (
+               DELETE FROM delivery_attempts a USING back WHERE a.delivery_id = back.id AND a.attempt = back.attempt)
+            SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM back LIMIT 1) AS any_back""",
+        ids, attempts,
     )
 
 

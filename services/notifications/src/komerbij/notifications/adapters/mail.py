@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date, datetime
 from email.charset import QP, Charset
 from email.header import Header
@@ -59,14 +60,19 @@ _ORGANISER_TEXT = {
     "promoted": "Iemand van de wachtlijst heeft een plek gekregen", "cancelled": "Er is een aanmelding geannuleerd",
     "changed": "Een deelnemer is op de hoogte gebracht van een wijziging",
 }
+# Per order event: the subject's end ("Bestelling <id> ...") and the mail's opening sentence.
 _ORDER_TEXT = {
-    "OrderPlaced": "Wij hebben uw bestelling van het Kom erbij-pakket ontvangen.",
-    "OrderConfirmed": "Uw bestelling van het Kom erbij-pakket is bevestigd.",
-    "OrderRejected": "Uw bestelling van het Kom erbij-pakket kan helaas niet worden uitgevoerd.",
-    "OrderPicking": "Uw bestelling van het Kom erbij-pakket wordt ingepakt.",
-    "OrderShipped": "Uw bestelling van het Kom erbij-pakket is verzonden.",
-    "OrderDelivered": "Uw bestelling van het Kom erbij-pakket is bezorgd.",
-    "OrderCancelled": "Uw bestelling van het Kom erbij-pakket is geannuleerd.",
+    "OrderPlaced": ("is ontvangen", "Wij hebben uw bestelling van het Kom erbij-pakket ontvangen. U hoort van ons "
+                                    "zodra wij de bestelling hebben bekeken."),
+    "OrderConfirmed": ("is bevestigd", "Uw bestelling van het Kom erbij-pakket is bevestigd. Wij pakken het zo snel "
+                                       "mogelijk voor u in."),
+    "OrderRejected": ("kan niet worden uitgevoerd", "Uw bestelling van het Kom erbij-pakket kan helaas niet worden "
+                                                    "uitgevoerd."),
+    "OrderPicking": ("wordt ingepakt", "Uw bestelling van het Kom erbij-pakket wordt nu ingepakt."),
+    "OrderShipped": ("is verzonden", "Uw bestelling van het Kom erbij-pakket is verzonden."),
+    "OrderDelivered": ("is bezorgd", "Uw bestelling van het Kom erbij-pakket is bezorgd. Veel plezier met de "
+                                     "activiteiten!"),
+    "OrderCancelled": ("is geannuleerd", "Uw bestelling van het Kom erbij-pakket is geannuleerd."),
 }
 _REJECT_REASONS = {"out_of_stock": "niet genoeg voorraad", "quota_exceeded": "het maximum per organisatie is bereikt",
                    "window_closed": "de bestelperiode is gesloten"}
@@ -86,6 +92,20 @@ def _place(e: dict[str, Any]) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _order(event_name: str, e: dict[str, Any]) -> tuple[str, dict]:
+    """Every order event carries the order as it stands; only some add to it (the carrier when shipped, the reason
+    when rejected). The template gets each value it shows, present or not, so no event lacks one."""
+    ending, text = _ORDER_TEXT.get(event_name, ("is gewijzigd", "De status van uw bestelling is gewijzigd."))
+    reason = None
+    if event_name == "OrderRejected":
+        reason = (e.get("message") or _REJECT_REASONS.get(e.get("reason") or "", e.get("reason") or "")).rstrip(".")
+    context = {
+        "status_text": text, "reason": reason, "carrier": e.get("carrier"), "tracking_code": e.get("tracking_code"),
+        "wanted_by": e.get("wanted_by") if event_name in ("OrderPlaced", "OrderConfirmed") else None,
+    }
+    return f"Bestelling {e['order_id']} {ending}", context
+
+
 def _subject_and_context(kind: str, event_name: str, e: dict[str, Any], *, partner: bool) -> tuple[str, dict]:
     if kind == "activity":
         cancelled = event_name == "ActivityCancelled"
@@ -101,11 +121,7 @@ def _subject_and_context(kind: str, event_name: str, e: dict[str, Any], *, partn
             return f"{_ORGANISER_TEXT[status]}: {e['activity_title']}", {"status_text": _ORGANISER_TEXT[status]}
         return _PARTICIPANT_SUBJECTS[status].format(title=e["activity_title"]), {"status": status}
     if kind == "order":
-        text = _ORDER_TEXT.get(event_name, "De status van uw bestelling is gewijzigd.")
-        if event_name == "OrderRejected":
-            reason = e.get("message") or _REJECT_REASONS.get(e.get("reason", ""), e.get("reason", ""))
-            text += f" Reden: {reason.rstrip('.')}."
-        return f"Uw bestelling {e['order_id']}: {text.split('.')[0].lower()}", {"status_text": text}
+        return _order(event_name, e)
     if kind == "stock":
         return f"Voorraad laag: {e['name']}", {}
     if kind == "digest":
@@ -197,8 +213,37 @@ def render_page(title: str, message: str, *, confirm: bool) -> str:
 
 class SendWindowClosed(TimeoutError):
     """A connection's mails go one after the other; one whose turn comes too late to finish within the delivery
-    lease is not started (another dispatcher could take the row over meanwhile and send it a second time). It is
-    recorded as a failed attempt and retried on the mail schedule, like a timeout."""
+    lease is not started (another dispatcher could take the row over meanwhile and send it a second time), nor is one
+    whose turn comes after the service was told to stop. The dispatcher hands such a delivery back untried."""
+
+
+class SMTPUnavailable(aiosmtplib.SMTPConnectError):
+    """The relay takes no mail from us at all: no connection, no greeting, STARTTLS or login failed (a rotated
+    password), or it refused our sender at MAIL FROM. That says nothing about the message, and the next mail would
+    meet the same: the dispatcher defers the mail (tried again later, never failed for it) instead of failing it.
+
+    `step` is where it went wrong (connect, STARTTLS, AUTH, EHLO, MAIL FROM, or "not tried" for the mails of a
+    connection that had already failed); `code` the SMTP reply code, when there was one. The server's text is left
+    out: it may echo an address.
+    """
+
+    def __init__(self, step: str, code: int | None, detail: str) -> None:
+        super().__init__(f"SMTP {step}: {detail}")
+        self.step = step
+        self.code = code
+
+
+class SMTPUnavailableTimeout(SMTPUnavailable, TimeoutError):
+    """`SMTPUnavailable` because the relay did not answer in time while we connected (it is a timeout too)."""
+
+
+class SomeRecipientsRefused(aiosmtplib.SMTPException):
+    """The relay took the message for some of its recipients and refused the others (aiosmtplib raises only when it
+    refuses all, `SMTPRecipientsRefused`): `refused` maps each refused address to its reply code."""
+
+    def __init__(self, refused: dict[str, int]) -> None:
+        super().__init__(f"refused for {len(refused)} recipients")
+        self.refused = refused
 
 
 class Mailer:
@@ -215,18 +260,42 @@ class Mailer:
         self._starttls = starttls
         self.timeout = timeout
 
-    def session(self, *, deadline: float | None = None) -> MailSession:
-        """`deadline`: loop time after which no mail is started any more (see `SendWindowClosed`)."""
-        return MailSession(self, deadline)
+    def session(self, *, deadline: float | None = None, stopping: asyncio.Event | None = None) -> MailSession:
+        """`deadline`: loop time after which no mail is started any more; `stopping`: once set, none either (see
+        `SendWindowClosed`)."""
+        return MailSession(self, deadline, stopping)
 
-    def _client(self) -> aiosmtplib.SMTP:
-        return aiosmtplib.SMTP(hostname=self.host, port=self.port, username=self._username,
-                               password=self._password, start_tls=self._starttls, timeout=self.timeout)
+    async def open(self) -> aiosmtplib.SMTP:
+        """A connection ready for MAIL FROM. The steps are taken one by one (not by aiosmtplib's `connect()`) so a
+        failure says which it was; each raises `SMTPUnavailable`."""
+        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, start_tls=False, timeout=self.timeout)
+        step = "connect"
+        try:
+            await smtp.connect()
+            if self._starttls:
+                step = "STARTTLS"
+                await smtp.starttls()
+            if self._username:
+                step = "AUTH"
+                await smtp.login(self._username, self._password or "")
+        except BaseException as exc:
+            smtp.close()
+            if not isinstance(exc, Exception):
+                raise
+            raise _unavailable_at(step, exc) from exc
+        return smtp
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message, recipients: Sequence[str] | None = None) -> None:
         """One message on a connection of its own."""
         async with self.session() as session:
-            await session.send(message)
+            await session.send(message, recipients)
+
+
+def _unavailable_at(step: str, exc: BaseException) -> SMTPUnavailable:
+    """`exc`, met at `step` of getting a connection ready, as what it means for our mail."""
+    code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
+    cls = SMTPUnavailableTimeout if isinstance(exc, TimeoutError) else SMTPUnavailable
+    return cls(step, code, f"refused ({code})" if code else type(exc).__name__)
 
 
 class MailSession:
@@ -234,16 +303,17 @@ class MailSession:
 
     Each mail's outcome stays its own: a refused message leaves the connection in use (aiosmtplib resets the
     envelope); a dropped or timed-out connection fails only the mail in flight (it is retried) and the next mail
-    connects anew. A failed connect ends this connection's mailing: its remaining mails fail at once and are retried,
-    rather than each waiting for its own timeout against an unreachable server.
+    connects anew. When the relay takes no mail at all (`SMTPUnavailable`: connect, STARTTLS, AUTH, or our sender
+    refused) this connection's remaining mails are not tried either: each would wait for the same refusal.
     """
 
-    def __init__(self, mailer: Mailer, deadline: float | None) -> None:
+    def __init__(self, mailer: Mailer, deadline: float | None, stopping: asyncio.Event | None = None) -> None:
         self._mailer = mailer
         self._deadline = deadline
+        self._stopping = stopping
         self._sender = parseaddr(mailer.sender)[1] or mailer.sender
         self._smtp: aiosmtplib.SMTP | None = None
-        self._unreachable: str | None = None
+        self._unavailable: str | None = None
         self._turn = asyncio.Lock()
 
     async def __aenter__(self) -> MailSession:
@@ -262,37 +332,54 @@ class MailSession:
             finally:
                 smtp.close()
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message, recipients: Sequence[str] | None = None) -> None:
+        """Send `message` (to `recipients`, else to its To header). Refused for some recipients but taken for the
+        others: `SomeRecipientsRefused`; refused for all: aiosmtplib's `SMTPRecipientsRefused`."""
         async with self._turn:
-            if self._unreachable is not None:
-                raise aiosmtplib.SMTPConnectError(f"not tried: the SMTP server was unreachable ({self._unreachable})")
+            if self._unavailable is not None:
+                raise SMTPUnavailable("not tried", None, f"no mail taken on this connection ({self._unavailable})")
+            if self._stopping is not None and self._stopping.is_set():
+                raise SendWindowClosed("the service is stopping; the mail is sent after the restart")
             if self._deadline is not None and asyncio.get_running_loop().time() > self._deadline:
                 raise SendWindowClosed("the round's time to send ran out; the mail is retried later")
-            # One bound for this mail's whole conversation (aiosmtplib's timeout is per command).
-            async with asyncio.timeout(self._mailer.timeout):
-                smtp = await self._connected()
-                try:
-                    await smtp.send_message(message, sender=self._sender)
-                except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused,
-                        aiosmtplib.SMTPNotSupported, ValueError):
-                    raise  # about this message only; aiosmtplib closes the connection itself on a 421
-                except BaseException:
-                    self._drop()  # state unknown (lost, timed out, cancelled): the next mail reconnects
-                    raise
+            connecting = True
+            try:
+                # One bound for this mail's whole conversation (aiosmtplib's timeout is per command).
+                async with asyncio.timeout(self._mailer.timeout):
+                    smtp = await self._connected()
+                    connecting = False
+                    refused, _ = await smtp.send_message(message, sender=self._sender, recipients=recipients)
+            except SMTPUnavailable as exc:
+                self._unavailable = str(exc)
+                raise
+            except TimeoutError as exc:
+                self._drop()
+                if connecting:  # timed out before the relay was ready: no mail of this connection will get further
+                    failure = _unavailable_at("connect", exc)
+                    self._unavailable = str(failure)
+                    raise failure from exc
+                raise
+            except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as exc:
+                # MAIL FROM (a sender the relay no longer takes) or EHLO: the same for every mail of ours.
+                failure = _unavailable_at("MAIL FROM" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "EHLO", exc)
+                self._unavailable = str(failure)
+                self._drop()
+                raise failure from exc
+            except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused,
+                    aiosmtplib.SMTPNotSupported, ValueError):
+                raise  # about this message only; aiosmtplib closes the connection itself on a 421
+            except BaseException:
+                self._drop()  # state unknown (lost, cancelled): the next mail reconnects
+                raise
+        if refused:
+            raise SomeRecipientsRefused({address: response.code for address, response in refused.items()})
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._smtp is not None and self._smtp.is_connected:
             return self._smtp
         self._drop()
-        smtp = self._mailer._client()
-        try:
-            await smtp.connect()
-        except BaseException as exc:
-            smtp.close()
-            self._unreachable = type(exc).__name__
-            raise
-        self._smtp = smtp
-        return smtp
+        self._smtp = await self._mailer.open()
+        return self._smtp
 
     def _drop(self) -> None:
         if self._smtp is not None:

@@ -35,3 +35,14 @@ def retry_delay(schedule: tuple[timedelta, ...], attempts_made: int, jitter: flo
     base = schedule[attempts_made - 1]
     factor = 1.0 + (rand or random).uniform(-jitter, jitter)
     return base * factor
+
+
+def deferral_delay(schedule: tuple[timedelta, ...], deferrals: int, jitter: float,
+                   rand: random.Random | None = None) -> timedelta:
+    """The wait after the `deferrals`-th attempt the relay would not take (no connection, login or sender refused).
+
+    That is the relay's trouble or ours (a rotated password), never the mail's: it waits along the same schedule,
+    then keeps the schedule's last wait for as long as it takes, and never gives the mail up.
+    """
+    base = schedule[min(deferrals, len(schedule)) - 1] if schedule else timedelta(minutes=1)
+    return base * (1.0 + (rand or random).uniform(-jitter, jitter))

@@ -1,7 +1,12 @@
 """Consumed events: the runtime hands over runs of parsed events; routing records their deliveries set-based, in the
-inbox transaction (one by one, the same rows cost ~7× the round trips; see BENCHMARKS.md, scenario 3)."""
+inbox transaction (one by one, the same rows cost ~7× the round trips; see BENCHMARKS.md, scenario 3).
+
+An event whose id marks it as the replay of one of our delivery letters (`komerbij dlq replay`) is not routed to
+everyone again: it sends the one delivery that failed again (adapters/deadletters.py)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from komerbij.contracts.events.base import Event
 from komerbij.contracts.events.materials import (
@@ -24,6 +29,7 @@ from komerbij.contracts.events.registration import (
     SignupPromoted,
     SignupWaitlisted,
 )
+from komerbij.notifications.adapters.deadletters import redeliver, redelivery_of
 from komerbij.notifications.service.routing import record_deliveries_many
 from komerbij.runtime.consumer import EventContext, EventRouter
 
@@ -40,6 +46,15 @@ def make_event_router(group: str) -> EventRouter:
 
     @events.on_batch(*ROUTED)
     async def on_events(batch: list[tuple[Event, EventContext]]) -> None:
-        await record_deliveries_many(batch[0][1].conn, [(event, ctx.attributes, ctx.topic) for event, ctx in batch])
+        conn = batch[0][1].conn
+        routed = []
+        for event, ctx in batch:
+            failed = redelivery_of(ctx.attributes.id)
+            if failed is None:
+                routed.append((event, ctx.attributes, ctx.topic))
+            else:
+                await redeliver(conn, *failed, data=event.model_dump(mode="json"), attributes=ctx.attributes,
+                                now=datetime.now(UTC))
+        await record_deliveries_many(conn, routed)
 
     return events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
@@ -17,6 +18,8 @@ from komerbij.runtime.jobs import Job
 from komerbij.runtime.service import Runtime
 from komerbij.runtime.wakeup import Wakeup
 
+log = logging.getLogger(__name__)
+STOP_RECORDING_SECONDS = 5.0  # beyond the send timeouts, for a stopping round to record what it sent
 STATUSES = ("pending", "sending", "retrying", "delivered", "failed", "skipped")
 CHANNELS = ("email", "webhook")
 
@@ -53,20 +56,23 @@ def dispatcher(rt: Runtime) -> Dispatcher:
     s: Settings = settings_of(rt)
     mailer = Mailer(host=s.smtp_host, port=s.smtp_port, sender=s.mail_from, username=s.smtp_username,
                     password=s.smtp_password, starttls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
-    return Dispatcher(rt.pool, s, mailer, rt.source, rt.clock.now)
+    return Dispatcher(rt.pool, s, mailer, rt.source, rt.clock.now, outbound=rt.outbound)
 
 
-async def dispatch(rt: Runtime, now: datetime) -> int:
-    """One round; a full batch means more is waiting, so go on at once (with a fresh `now`)."""
+async def dispatch(rt: Runtime, now: datetime, stopping: asyncio.Event | None = None) -> int:
+    """Rounds while there is more to do (with a fresh `now` each): a full round means more is waiting, and a
+    finished mail may have been what a person's next mail waited for (a round takes a mailbox's first open mail).
+    A round of retries only is the last: they wait for their time. Once `stopping` is set, no further round."""
     counter = _counter(rt)
     d = dispatcher(rt)
     total = 0
     while True:
-        outcomes = await dispatch_due(d, now)
+        outcomes = await dispatch_due(d, now, stopping)
         for outcome in outcomes:
             counter.labels(outcome.channel, outcome.status).inc()
         total += len(outcomes)
-        if len(outcomes) < d.settings.dispatch_batch_size:
+        finished = any(o.status != "retrying" for o in outcomes)
+        if (not finished and len(outcomes) < d.settings.dispatch_batch_size) or (stopping and stopping.is_set()):
             return total
         now = rt.clock.now()
 
@@ -75,8 +81,13 @@ class DispatchWhenDue:
     """The `dispatch` job: a round as soon as a delivery is recorded, else every `interval` seconds.
 
     The scheduler runs a job, then sleeps its interval; this job does its own waiting (so it is scheduled with
-    interval 0): until the `deliveries` notification or the interval, whichever comes first, then one `dispatch`.
+    interval 0): until the `deliveries` notification or the interval, whichever comes first, then `dispatch`.
     Polling stays because retries fall due later without any notification, and to cover a lost LISTEN connection.
+
+    The scheduler cancels the job when the service stops (SIGTERM). A round is not cancelled mid-way (mails the relay
+    took would go unrecorded and be sent again after the restart): it is told to start no further send, and given
+    until the sends in flight end (their timeouts bound them) and it has recorded them. Should even that not
+    happen in time, it is cancelled after all and the lease brings its rows back.
     """
 
     def __init__(self, interval: float) -> None:
@@ -92,11 +103,32 @@ class DispatchWhenDue:
             await wakeup.listen()
             await wakeup.wait(self.interval)
             # Not the scheduler's `now`, which is as old as the wait: a delivery recorded meanwhile is due by now.
-            return await dispatch(rt, rt.clock.now())
+            stopping = asyncio.Event()
+            rounds = asyncio.create_task(dispatch(rt, rt.clock.now(), stopping), name="dispatch-rounds")
+            try:
+                return await asyncio.shield(rounds)
+            except asyncio.CancelledError:
+                stopping.set()
+                await _let_finish(rounds, stop_grace(settings_of(rt)))
+                raise
         except asyncio.CancelledError:
             # The scheduler cancels its jobs only when the service stops: the LISTEN connection goes with it.
             await wakeup.close()
             raise
+
+
+def stop_grace(s: Settings) -> float:
+    """How long a stopping service waits for its dispatch round: its sends in flight end within their timeouts
+    (none is started once it stops), and recording takes a moment more."""
+    return max(s.smtp_timeout_seconds, s.webhook_timeout_seconds) + STOP_RECORDING_SECONDS
+
+
+async def _let_finish(rounds: asyncio.Task[int], grace: float) -> None:
+    done, _ = await asyncio.wait({rounds}, timeout=grace)
+    if not done:
+        log.warning("dispatch round still busy %gs after the stop; cancelled, its lease brings its rows back", grace)
+        rounds.cancel()
+    await asyncio.gather(rounds, return_exceptions=True)
 
 
 async def send_digests(rt: Runtime, now: datetime) -> int:

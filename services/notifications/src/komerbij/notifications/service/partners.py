@@ -13,9 +13,11 @@ from komerbij.notifications.domain.partners import (
     check_partner,
     check_subscription,
 )
-from komerbij.notifications.domain.signatures import address_hash, secret_key
+from komerbij.notifications.domain.signatures import secret_key
+from komerbij.notifications.service.privacy import address_hashes
 from komerbij.notifications.settings import settings_of
 from komerbij.runtime import reference
+from komerbij.runtime.http import field_error
 from komerbij.runtime.service import Runtime
 
 
@@ -69,21 +71,27 @@ async def update_partner(rt: Runtime, partner_id: str, changes: dict[str, Any]) 
 async def add_contact(rt: Runtime, partner_id: str, *, name: str, email: str, confirmed_consent: bool) -> str:
     """An address erased before is refused unless the caller confirms the person asked to be added again."""
     check_email(email)
-    hashed = address_hash(settings_of(rt).signing_secret, email)
+    hashes = address_hashes(settings_of(rt), email)
     contact_id = uuid.uuid4()
     async with rt.uow() as uow:
         if await partners.partner(uow.conn, partner_id) is None:
             raise NotFound(partner_id)
-        if await partners.is_suppressed(uow.conn, hashed):
+        suppressed = [h for h in hashes if await partners.is_suppressed(uow.conn, h)]
+        if suppressed:
             if not confirmed_consent:
                 raise Conflict("email", "dit adres is eerder afgemeld en gewist; voeg het alleen opnieuw toe met "
                                         "toestemming (confirmed_consent: true)")
-            await partners.lift_suppression(uow.conn, hashed)
+            for hashed in suppressed:
+                await partners.lift_suppression(uow.conn, hashed)
         await partners.add_contact(uow.conn, contact_id, partner_id, name, email.strip())
     return str(contact_id)
 
 
 async def add_webhook(rt: Runtime, partner_id: str, *, url: str, secret: str) -> str:
+    # https to a public address; plain http only to what OUTBOUND_ALLOWED_NETWORKS opens (development and tests)
+    problem = rt.outbound.registration_problem(url, https_only=True)
+    if problem:
+        raise field_error("url", problem)
     secret_key(secret)  # raises ValueError naming what is wrong
     webhook_id = uuid.uuid4()
     async with rt.uow() as uow:

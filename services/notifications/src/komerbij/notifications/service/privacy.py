@@ -7,25 +7,34 @@ from datetime import datetime, timedelta
 
 from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.domain.signatures import address_hash, contact_of_token
-from komerbij.notifications.settings import settings_of
+from komerbij.notifications.settings import Settings, settings_of
 from komerbij.runtime.service import Runtime
 
 
-def _contact_id(secret: str, token: str) -> uuid.UUID | None:
-    found = contact_of_token(secret, token)
+def _contact_id(rt: Runtime, token: str) -> uuid.UUID | None:
+    """The contact of a token signed with a current or the previous key, within UNSUBSCRIBE_TOKEN_DAYS."""
+    s = settings_of(rt)
+    found = contact_of_token(s.unsubscribe_keys, token, max_age=timedelta(days=s.unsubscribe_token_days),
+                             now=rt.clock.now().timestamp())
     try:
         return uuid.UUID(found) if found else None
     except ValueError:
         return None
 
 
+def address_hashes(settings: Settings, email: str) -> list[str]:
+    """The address's hash under every key in use: an address erased before a key rotation is still recognised."""
+    return [address_hash(key, email) for key in reversed(settings.unsubscribe_keys)]
+
+
 async def token_is_valid(rt: Runtime, token: str) -> bool:
-    return _contact_id(settings_of(rt).signing_secret, token) is not None
+    return _contact_id(rt, token) is not None
 
 
 async def unsubscribe(rt: Runtime, token: str, now: datetime) -> bool | None:
-    """None for a forged token; otherwise whether this call unsubscribed (False: already unsubscribed or erased)."""
-    contact_id = _contact_id(settings_of(rt).signing_secret, token)
+    """None for a forged or expired token; otherwise whether this call unsubscribed (False: already unsubscribed
+    or erased)."""
+    contact_id = _contact_id(rt, token)
     if contact_id is None:
         return None
     async with rt.uow() as uow:

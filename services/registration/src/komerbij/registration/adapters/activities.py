@@ -185,14 +185,14 @@ async def agenda(conn: asyncpg.Connection, f: AgendaFilter) -> tuple[list[Activi
     return [to_activity(r) for r in rows], total
 
 
+_IN_CALENDAR = """(a.status = 'published' OR (a.status = 'cancelled' AND a.published_at IS NOT NULL))
+                  AND ($1::text IS NULL OR a.municipality = $1)"""
+
+
 async def calendar(conn: asyncpg.Connection, municipality: str | None) -> list[Activity]:
     """What a calendar subscription shows: published activities and the cancelled ones it may already hold."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM activities a
-            WHERE (a.status = 'published' OR (a.status = 'cancelled' AND a.published_at IS NOT NULL))
-              AND ($1::text IS NULL OR a.municipality = $1)
-            ORDER BY a.starts_at, a.id""",
-        municipality,
+        f"SELECT {_COLUMNS} FROM activities a WHERE {_IN_CALENDAR} ORDER BY a.starts_at, a.id", municipality,
     )
     return [to_activity(r) for r in rows]
 
@@ -212,6 +212,15 @@ async def of_organisation(
         organisation, status, limit, offset,
     )
     return [(to_activity(r), r["waitlisted"]) for r in rows], total
+
+
+async def calendar_version(conn: asyncpg.Connection, municipality: str | None) -> str:
+    """Changes whenever the calendar would: an activity joins or leaves it, or is saved (`sequence` counts saves)."""
+    return await conn.fetchval(
+        f"""SELECT md5(coalesce(string_agg(a.id::text || ':' || a.sequence, ',' ORDER BY a.id), ''))
+            FROM activities a WHERE {_IN_CALENDAR}""",
+        municipality,
+    )
 
 
 async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:

@@ -20,7 +20,7 @@ from komerbij.registration.domain.edition import AMSTERDAM
 from komerbij.registration.domain.signup import check_name
 from komerbij.runtime import reference
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")  # , ; < > would name a second recipient
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{7,20}$")
 
 

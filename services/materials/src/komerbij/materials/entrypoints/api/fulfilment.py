@@ -18,8 +18,10 @@ from komerbij.materials.domain.orders import STATUSES
 from komerbij.materials.entrypoints.api.problems import as_problems
 from komerbij.materials.service import lifecycle
 from komerbij.runtime.auth import Principal, require
+from komerbij.runtime.bodylimit import body_limit
+from komerbij.runtime.csvcells import csv_text
 from komerbij.runtime.http import ProblemError, field_error
-from komerbij.runtime.service import runtime_of
+from komerbij.runtime.service import Runtime, runtime_of
 
 router = APIRouter(prefix="/v1/fulfilment", tags=["fulfilment"])
 PICKLIST_COLUMNS = ("order_id", "municipality", "organisation", "attention", "street", "postcode", "city",
@@ -50,14 +52,11 @@ class UploadResult(BaseModel):
 async def picklist(request: Request, principal: Principal = require("fulfilment")) -> Response:
     async with runtime_of(request).pool.acquire() as conn:
         rows = await orders.picklist(conn)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(PICKLIST_COLUMNS)
-    for r in rows:
-        writer.writerow([r["id"], r["municipality"], r["organisation"], r["attention"] or "", r["street"],
-                         r["postcode"], r["city"], r["wanted_by"].isoformat(), r["sku"], r["name"], r["unit"],
-                         r["quantity"], r["contents"] or ""])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    # Organisation, attention and address are typed by organisers: csv_text keeps them from running as formulas.
+    body = csv_text(PICKLIST_COLUMNS, ([r["id"], r["municipality"], r["organisation"], r["attention"], r["street"],
+                                        r["postcode"], r["city"], r["wanted_by"], r["sku"], r["name"], r["unit"],
+                                        r["quantity"], r["contents"]] for r in rows))
+    return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="picklist.csv"'})
 
 
@@ -80,13 +79,21 @@ async def _upload_text(request: Request) -> str:
 
 
 @router.post("/status.csv", summary="Status updates as CSV: order_id,status[,carrier,tracking_code]",
-             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}},
+                            **body_limit(MAX_UPLOAD_BYTES + 64 * 1024)})  # the file and multipart framing
 async def upload_status(request: Request, principal: Principal = require("fulfilment")) -> UploadResult:
     rt = runtime_of(request)
     text = await _upload_text(request)
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # Dutch spreadsheets write ';'
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return await _apply_rows(rt, reader)
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB field limit: no status file has one
+        raise field_error("file", f"Regel {reader.line_num} is geen leesbare CSV ({exc}).") from None
+
+
+async def _apply_rows(rt: Runtime, reader: csv.DictReader[str]) -> UploadResult:
     columns = {(c or "").strip().lower() for c in reader.fieldnames or ()}
     missing = sorted({"order_id", "status"} - columns)
     if missing:

@@ -16,6 +16,7 @@ from komerbij.media.entrypoints.api.models import MAX_IMPORT_BYTES, Comms, Menti
 from komerbij.media.entrypoints.api.representations import mention_json, mentions_csv
 from komerbij.media.service import coverage as coverage_service
 from komerbij.media.service import imports, mentions
+from komerbij.runtime.bodylimit import body_limit
 from komerbij.runtime.http import field_error
 from komerbij.runtime.reference import fold, municipality
 from komerbij.runtime.service import runtime_of
@@ -33,7 +34,8 @@ async def create_mention(body: MentionIn, request: Request, _: Comms) -> dict[st
     return mention_json(row, copies)
 
 
-@router.post("/mentions/import", summary="Import a media-monitoring CSV export")
+@router.post("/mentions/import", summary="Import a media-monitoring CSV export",
+             openapi_extra=body_limit(MAX_IMPORT_BYTES + 64 * 1024))  # the file, the mapping, multipart framing
 async def import_mentions(
     request: Request,
     _: Comms,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from komerbij.media.adapters.store import Row
 from komerbij.media.domain.places import provinces_of
+from komerbij.runtime.csvcells import csv_text
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -56,23 +55,15 @@ CSV_COLUMNS = ("id", "published_at", "outlet", "medium", "scope", "title", "url"
                "provinces", "original_id", "copies_count", "reach_estimate", "sentiment", "tags", "featured", "source")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ is a formula to a spreadsheet: a feed title must never run as one.
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 def mentions_csv(rows: Iterable[Row], copies_count: dict[Any, int]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        codes = list(r["municipalities"])
-        writer.writerow(_cell(v) for v in (
-            r["id"], r["published_at"].astimezone(AMSTERDAM).isoformat(), r["outlet_name"], r["medium"], r["scope"],
+    # A feed title is anyone's text: csv_text keeps it from running as a spreadsheet formula.
+    return csv_text(CSV_COLUMNS, (_mention_row(r, copies_count) for r in rows))
+
+
+def _mention_row(r: Row, copies_count: dict[Any, int]) -> list[Any]:
+    codes = list(r["municipalities"])
+    return [r["id"], r["published_at"].astimezone(AMSTERDAM).isoformat(), r["outlet_name"], r["medium"], r["scope"],
             r["title"], r["url"], r["programme"], "|".join(codes),
             "|".join(provinces_of(codes, r["outlet_province"], r["outlet_municipality"])), r["original_id"],
             copies_count.get(r["id"], 0), r["effective_reach"], r["sentiment"], "|".join(r["tags"]),
-            "ja" if r["featured"] else "nee", r["source"],
-        ))
-    return out.getvalue()
+            "ja" if r["featured"] else "nee", r["source"]]

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from komerbij.notifications.adapters.mail import render_page
 from komerbij.notifications.service import privacy
+from komerbij.runtime.ratelimit import PUBLIC_WRITE
 from komerbij.runtime.service import runtime_of
 
 router = APIRouter()
@@ -26,7 +27,7 @@ async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     return HTMLResponse(page)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["public"])
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["public"], dependencies=[PUBLIC_WRITE])
 async def unsubscribe(token: str, request: Request) -> HTMLResponse:
     """RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`; the body needs no checking."""
     rt = runtime_of(request)

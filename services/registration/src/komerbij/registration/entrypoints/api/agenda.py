@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from komerbij.registration.adapters import calendar
-from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS
+from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS, Activity
 from komerbij.registration.domain.agenda import AgendaFilter
 from komerbij.registration.entrypoints.api.representation import activity_json
 from komerbij.registration.service import agenda as agenda_service
@@ -30,9 +30,12 @@ def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise invalid(name, "geen geldige datum; schrijf die als JJJJ-MM-DD") from None
+    if not 1900 <= day.year <= 2999:  # the day's bounds in UTC would overflow (found by the fuzz run)
+        raise invalid(name, "kies een datum tussen 1900 en 2999")
+    return day
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -83,11 +86,28 @@ async def agenda(
 @router.get("/v1/agenda.ics", summary="iCalendar feed (one municipality, or all)", response_class=Response,
             responses={200: {"content": {"text/calendar": {}}}})
 async def agenda_ics(request: Request, municipality: str | None = Query(None)) -> Response:
+    """Rendered once per change; `If-None-Match` with the current ETag gets a 304 without a body."""
     municipality = _known_municipality(municipality or None)
     rt = runtime_of(request)
-    items = await agenda_service.calendar(rt, municipality)
     place = reference.municipality(municipality) if municipality else None
     name = f"Week tegen Eenzaamheid – {place.name}" if place else "Week tegen Eenzaamheid"
     base = rt.settings.public_base_url
-    body = calendar.render(items, name=name, url_of={a.id: activity_url(base, a.id) for a in items})
-    return Response(body, media_type="text/calendar; charset=utf-8")
+
+    def render(items: list[Activity]) -> bytes:
+        return calendar.render(items, name=name, url_of={a.id: activity_url(base, a.id) for a in items})
+
+    feed = await agenda_service.calendar_feed(rt, municipality, render)
+    headers = {"ETag": feed.etag, "Cache-Control": f"public, max-age={CALENDAR_MAX_AGE_SECONDS}"}
+    matches = _etags(request.headers.get("if-none-match"))
+    if feed.etag in matches or "*" in matches:
+        return Response(status_code=304, headers=headers)
+    return Response(feed.body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+
+CALENDAR_MAX_AGE_SECONDS = 300  # calendar apps poll hourly at most; a change shows within five minutes
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}

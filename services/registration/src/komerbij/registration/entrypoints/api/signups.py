@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,13 +13,16 @@ from komerbij.registration.service import signups
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import cancel_url
 from komerbij.runtime.auth import Principal, require
+from komerbij.runtime.csvcells import csv_text
 from komerbij.runtime.http import ProblemError
+from komerbij.runtime.ratelimit import PUBLIC_WRITE
 from komerbij.runtime.service import runtime_of
 
 router = APIRouter(tags=["signups"])
 
 
-@router.post("/v1/activities/{activity_id}/signups", status_code=201, summary="Sign up (no account needed)")
+@router.post("/v1/activities/{activity_id}/signups", status_code=201, summary="Sign up (no account needed)",
+             dependencies=[PUBLIC_WRITE])
 async def sign_up(activity_id: str, body: SignupRequest, request: Request) -> dict[str, Any]:
     rt = runtime_of(request)
     placed = await signups.sign_up(rt, checked_id(activity_id), body)
@@ -46,7 +47,8 @@ async def cancel_form(signup_id: str, request: Request, token: str = Query(min_l
     return cancel_page("already" if s.status == "cancelled" else "confirm", s, a)
 
 
-@router.post("/v1/signups/{signup_id}/cancel", summary="Cancel a sign-up with its secret token", response_model=None)
+@router.post("/v1/signups/{signup_id}/cancel", summary="Cancel a sign-up with its secret token", response_model=None,
+             dependencies=[PUBLIC_WRITE])
 async def cancel(signup_id: str, request: Request, token: str = Query(min_length=1)) -> dict[str, Any] | Response:
     rt = runtime_of(request)
     try:
@@ -76,24 +78,15 @@ _CSV_COLUMNS = ("naam", "e-mail", "telefoon", "aantal personen", "status", "aang
 _STATUS_NL = {"confirmed": "bevestigd", "waitlisted": "wachtlijst", "cancelled": "geannuleerd"}
 
 
-def _cell(value: object) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a name typed by the public must stay text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/v1/activities/{activity_id}/signups.csv", summary="Participant list as CSV (organiser)",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def participants_csv(activity_id: str, request: Request, principal: Principal = require("organiser")) -> Response:
     rt = runtime_of(request)
     a, people = await signups.participants(rt, principal, checked_id(activity_id))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(_CSV_COLUMNS)
-    for s in people:
-        writer.writerow([_cell(v) for v in (s.name, s.email, s.phone, s.party_size, _STATUS_NL[s.status],
-                                            local(s.created_at))])
+    # Names and addresses are typed by the public: csv_text keeps them from running as spreadsheet formulas.
+    body = csv_text(_CSV_COLUMNS, ((s.name, s.email, s.phone, s.party_size, _STATUS_NL[s.status],
+                                    local(s.created_at)) for s in people))
     # A byte-order mark, so that Excel opens the accents (Eén, Zoë) correctly.
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="aanmeldingen-{a.id}.csv"',
                              "Cache-Control": "no-store"})

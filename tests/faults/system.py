@@ -127,6 +127,7 @@ class System:
             "METRICS_REFRESH_SECONDS": "5",
             "LOAD_DEMO_DATA": "false",
             "LOG_LEVEL": "INFO",
+            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",  # the webhook receiver is on this machine
         }
         if name == "notifications":
             env.update(NOTIFICATIONS_ENV, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.mailbox.port))

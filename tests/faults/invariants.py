@@ -256,6 +256,9 @@ async def check(system: System, window: Window, load: Load, *, resend_explained:
         out.broken.append(f"{len(healthy_letters)} records of healthy producers in dead-letter topics ("
                           + ", ".join(f"{n} × {c}" for c, n in classes.most_common()) + ")")
     lettered = Counter((r.topic, r.key) for r in letters)
+    unexplained = [r for r in letters if (r.key or b"").startswith(b"poison-") and not _header(r, "dlq_error_class")]
+    if unexplained:
+        out.broken.append(f"{len(unexplained)} poison dead letters without their reason (dlq_error_class)")
     for poison in window.poison:
         n = lettered[(dlq_of(poison.topic), poison.key)]
         if n != 1:

@@ -5,14 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES)) | sha1sum | cut -c1-12)
+# The pages' CSS, fonts and htmx (package.json, exact versions, no lock file) built into the runtime's static folder
+VENDOR := runtime/src/komerbij/runtime/web/static/vendor
+FRONTEND := $(VENDOR)/.installed-$(shell cat package.json | sha1sum | cut -c1-12)
 
-.PHONY: run test test-fast test-random lint bench lock schemas clean install
+.PHONY: run test test-fast test-random lint bench lock schemas k8s clean install screenshots
 
-run: $(STAMP) ## start Kafka, PostgreSQL, the SMTP catcher, Prometheus and the four services
+run: $(STAMP) $(FRONTEND) ## start the front door, Keycloak, Kafka, PostgreSQL, the SMTP catcher, Prometheus, the services
 	$(BIN)/komerbij run
 
-test: $(STAMP) ## the whole suite against real Kafka and PostgreSQL (started on free ports)
+test: $(STAMP) $(FRONTEND) ## the whole suite against real Kafka, PostgreSQL, nginx, Keycloak, Chromium (own ports)
 	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
+	@$(BIN)/python -m komerbij.devtools.k8s install >/dev/null || echo "kustomize/kubeconform unavailable: tests/deploy will say so"
+	@$(BIN)/python -m komerbij.devtools.debian nginx chromium || echo "nginx or chromium unavailable: the page tests will say so"
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -36,10 +41,24 @@ faults: $(STAMP) ## the whole fault matrix against the running system, its table
 schemas: $(STAMP) ## rewrite contracts/schemas after an additive event change
 	$(BIN)/python -m komerbij.contracts.schemas contracts/schemas
 
+k8s: $(STAMP) ## regenerate deploy/k8s from the code and validate both overlays offline (docs/DEPLOY.md)
+	$(BIN)/python -m komerbij.devtools.k8s generate
+	$(BIN)/python -m komerbij.devtools.k8s validate
+
 lock: ## re-pin requirements.lock (hashes, no URLs) after editing requirements.in
 	$(BIN)/uv pip compile --generate-hashes --no-header --python-version 3.11 requirements.in -o requirements.lock
 
-install: $(STAMP)
+screenshots: $(STAMP) $(FRONTEND) ## docs/screenshots/<page>-{phone,desktop}.png from the page tests
+	@$(BIN)/python -m komerbij.devtools.debian nginx chromium
+	KOMERBIJ_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/pages -q -k "axe or screenshot"
+
+install: $(STAMP) $(FRONTEND)
+
+$(FRONTEND): package.json | $(STAMP)
+	@command -v npm >/dev/null || { echo "npm is missing (it fetches the pages' CSS and fonts): apt-get install npm"; exit 1; }
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m komerbij.devtools.frontend build
+	@touch $@
 
 $(STAMP): requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,4 +69,4 @@ $(STAMP): requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.to
 	@touch $@
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache node_modules $(VENDOR)

@@ -9,7 +9,6 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from support.infra import Infra
@@ -22,12 +21,11 @@ from komerbij.runtime.deadletters import REPLAY_GROUP
 from .conftest import Publisher, activity, deliveries_of, make_partner, notification_env
 from .receivers import MailSink, WebhookReceiver
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 TOPIC, DLQ = "registration.activities", "registration.activities.dlq"
-MUNICIPALITY = "GM0014"  # Groningen: no other test's partners, and this module's database is its own anyway
+MUNICIPALITY = "GM0014"  # Groningen: no other test's partners, and this test's database is its own anyway
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
+@pytest_asyncio.fixture
 async def svc(infra: Infra, mail: MailSink) -> AsyncIterator[RunningService]:
     env = settings_env(infra, infra.new_database("letters"), **notification_env(mail))
     group = f"notifications-{uuid.uuid4().hex[:6]}"

@@ -17,7 +17,8 @@ SERVICES = {s.name: s.port for s in run.SERVICES}
 
 
 def test_compose_has_the_four_services_and_the_infrastructure() -> None:
-    expected = {*SERVICES, "kafka", "kafka-2", "kafka-3", "postgres", "topics", "mailpit", "prometheus", "grafana"}
+    expected = {*SERVICES, "kafka", "kafka-2", "kafka-3", "postgres", "topics", "mailpit", "prometheus", "grafana",
+                "frontdoor", "keycloak"}
     assert set(COMPOSE["services"]) == expected
 
 

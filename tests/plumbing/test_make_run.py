@@ -47,12 +47,14 @@ def leftovers(run_dir: Path, ports: list[int]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two full starts, Keycloak's JVM among them, on two cores
 def test_make_run_starts_everything_keeps_data_and_leaves_nothing_behind() -> None:
     workdir = make_workdir()
     run_dir = workdir / "run"
     ports = {name: free_port() for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "POSTGRES_PORT", "SMTP_PORT",
                                             "REGISTRATION_PORT", "MATERIALS_PORT", "MEDIA_PORT",
-                                            "NOTIFICATIONS_PORT", "PROMETHEUS_PORT")}
+                                            "NOTIFICATIONS_PORT", "PROMETHEUS_PORT", "FRONTDOOR_PORT",
+                                            "KEYCLOAK_PORT", "KEYCLOAK_MANAGEMENT_PORT")}
     env = {**os.environ, "KOMERBIJ_RUN_DIR": str(run_dir), **{k: str(v) for k, v in ports.items()}}
     service_ports = [ports[f"{s}_PORT"] for s in ("REGISTRATION", "MATERIALS", "MEDIA", "NOTIFICATIONS")]
     log = workdir / "run.log"
@@ -63,6 +65,10 @@ def test_make_run_starts_everything_keeps_data_and_leaves_nothing_behind() -> No
         for port in service_ports:
             assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
             assert "komerbij_http_requests_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        front_door = f"http://127.0.0.1:{ports['FRONTDOOR_PORT']}"
+        assert f"komerbij is running at {front_door}" in log.read_text()  # the pages' address comes first
+        assert 'lang="nl"' in httpx.get(f"{front_door}/", timeout=10).text
+        assert httpx.get(f"{front_door}/api/media/healthz", timeout=10).json()["service"] == "media"
         dsn = f"postgresql://postgres@127.0.0.1:{ports['POSTGRES_PORT']}/komerbij_materials"
         run_sync(_execute(dsn, "CREATE TABLE kept_across_runs (x int); INSERT INTO kept_across_runs VALUES (1)"))
     finally:

@@ -107,7 +107,8 @@ def test_an_event_from_before_keeps_the_link_it_carries() -> None:
 def test_without_a_shared_key_neither_service_starts() -> None:
     """With tokens checked through an OIDC issuer there is no JWT_SECRET to fall back on: the key must be set."""
     base = {"database_url": "postgresql://x@127.0.0.1:1/x", "kafka_bootstrap_servers": "127.0.0.1:1",
-            "jwt_jwks_url": "http://127.0.0.1:1/jwks"}
+            "jwt_jwks_url": "http://127.0.0.1:1/jwks", "jwt_issuer": "https://id.example", "jwt_audience": "komerbij",
+            "session_secret": "s"}
     for settings, extra in ((RegistrationSettings, {}), (NotificationSettings, {"unsubscribe_secret": "u"})):
         with pytest.raises(ValidationError, match="CANCEL_LINK_SECRET"):
             settings(**base, **extra)

@@ -20,8 +20,11 @@ from pathlib import Path
 
 import httpx
 
+from komerbij.devtools import frontend
 from komerbij.devtools.cli import DEV_SECRET
+from komerbij.devtools.frontdoor import FrontDoor
 from komerbij.devtools.kafka import KafkaServer
+from komerbij.devtools.keycloak import API_AUDIENCE, DEMO_PASSWORD, WEB_CLIENT, WEB_CLIENT_SECRET, KeycloakServer
 from komerbij.devtools.postgres import PostgresServer, bindir, ensure_database
 from komerbij.devtools.processes import die_with_parent, port_open, repo_root, stop_process
 from komerbij.devtools.prometheus import PrometheusServer, find_binary, scrape_config, write_config
@@ -47,8 +50,17 @@ SERVICES = [
 ]
 
 
+# The demo accounts of deploy/keycloak/komerbij-realm.json (password: komerbij), as the README lists them.
+DEMO_ACCOUNTS = ("organisator-amsterdam", "organisator-amsterdam-2", "organisator-rotterdam", "partner-ouderenfonds",
+                 "moderator", "communicatie", "magazijn", "beheerder")
+# Signs the session cookie every service reads: for this machine only, like DEV_SECRET.
+DEV_SESSION_SECRET = "komerbij-local-session-secret-not-for-production"
+
+
 def missing_prerequisites() -> list[str]:
     problems = []
+    if not frontend.built():
+        problems.append("the pages' CSS and fonts are not built: run `make install` (needs npm)")
     if shutil.which("java") is None:
         problems.append("Java 17+ is missing: apt-get install openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
@@ -69,15 +81,24 @@ class System:
                                  controller_port=_port("KAFKA_CONTROLLER_PORT", 9093))
         self.smtp_port = _port("SMTP_PORT", 1025)
         self.prometheus_port = _port("PROMETHEUS_PORT", 9090)
+        self.keycloak = KeycloakServer(run_dir / "keycloak", port=_port("KEYCLOAK_PORT", 8080),
+                                       management_port=_port("KEYCLOAK_MANAGEMENT_PORT", 9000))
+        self.front_door = FrontDoor(run_dir / "nginx", port=_port("FRONTDOOR_PORT", 8000),
+                                    upstreams={s.name: s.port for s in SERVICES})
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.prometheus: PrometheusServer | None = None
         self.smtp = None
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        busy = [p for p in (self.pg.port, self.kafka.port, self.smtp_port, *(s.port for s in SERVICES)) if port_open(p)]
+        ports = (self.front_door.port, self.keycloak.port, self.pg.port, self.kafka.port, self.smtp_port,
+                 *(s.port for s in SERVICES))
+        busy = [p for p in ports if port_open(p)]
         if busy:
             raise RuntimeError(f"ports already in use: {busy} (is another `make run` still running?)")
+        say(f"starting; the pages will be at {self.front_door.url}")
+        say(f"Keycloak on {self.keycloak.url} (starting in the background, ~30 s)")
+        self.keycloak.launch()  # a JVM that needs half a minute: it starts while the rest does
         say(f"PostgreSQL on 127.0.0.1:{self.pg.port} (data in {self.pg.data_dir})")
         self.pg.start()
         for svc in SERVICES:
@@ -90,8 +111,10 @@ class System:
         say(f"SMTP catcher on 127.0.0.1:{self.smtp_port}, mail kept in {self.run_dir / 'mail'}")
         for svc in SERVICES:
             self.services[svc.name] = self._start_service(svc)
+        self.front_door.start()
+        say(f"front door (nginx) on {self.front_door.url}")
         self._start_prometheus()
-        self._wait_ready()
+        self._wait_ready()  # Keycloak may still be booting: main() says when login works
 
     def _start_service(self, svc: Service) -> subprocess.Popen[bytes]:
         env = {
@@ -100,12 +123,21 @@ class System:
             "DATABASE_URL": self.pg.dsn(f"komerbij_{svc.name}"),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "JWT_SECRET": os.environ.get("JWT_SECRET", DEV_SECRET),
+            "JWT_JWKS_URL": self.keycloak.jwks_url,  # Keycloak's RS256 tokens as well as `komerbij token`'s
+            "JWT_ISSUER": self.keycloak.issuer,
+            "JWT_AUDIENCE": API_AUDIENCE,
+            "OIDC_ISSUER": self.keycloak.issuer,
+            "OIDC_CLIENT_ID": WEB_CLIENT,
+            "OIDC_CLIENT_SECRET": WEB_CLIENT_SECRET,
+            "SESSION_SECRET": os.environ.get("SESSION_SECRET", DEV_SESSION_SECRET),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{svc.port}",
             "LOAD_DEMO_DATA": os.environ.get("LOAD_DEMO_DATA", "true"),
             # A development machine: the public development secret is accepted, and feeds and webhooks may reach
             # this machine (local test feeds, webhook receivers); every other non-public address stays refused.
             "KOMERBIJ_DEV": os.environ.get("KOMERBIJ_DEV", "true"),
             "OUTBOUND_ALLOWED_NETWORKS": os.environ.get("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            # the front door (nginx on this machine) names the client in X-Forwarded-For/-Proto
+            "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32"),
         }
         if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
             env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")
@@ -154,6 +186,8 @@ class System:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.services.values():
             stop_process(proc, timeout=40)
+        self.front_door.stop()
+        self.keycloak.stop()
         if self.prometheus is not None:
             self.prometheus.stop()
         if self.smtp is not None:
@@ -167,7 +201,8 @@ def say(message: str) -> None:
 
 
 def print_urls(system: System) -> None:
-    lines = ["", "komerbij is running:"]
+    lines = ["", f"komerbij is running at {system.front_door.url}  <- the pages, for people", "",
+             f"  {'front door':<14} {system.front_door.url}   (pages; JSON APIs under /api/<service>/)"]
     for svc in SERVICES:
         lines.append(f"  {svc.name:<14} http://127.0.0.1:{svc.port}/docs   (ready: /readyz, metrics: /metrics)")
     lines.append(f"  {'kafka':<14} {system.kafka.bootstrap}")
@@ -175,7 +210,9 @@ def print_urls(system: System) -> None:
     lines.append(f"  {'smtp catcher':<14} 127.0.0.1:{system.smtp_port} -> {system.run_dir / 'mail'}")
     if system.prometheus is not None:
         lines.append(f"  {'prometheus':<14} http://127.0.0.1:{system.prometheus_port}")
+    lines.append(f"  {'keycloak':<14} {system.keycloak.url}/admin   (admin / admin; realm komerbij)")
     lines.append(f"  {'logs':<14} {system.logs}")
+    lines.append(f"  log in on the pages as {', '.join(DEMO_ACCOUNTS)}; password: {DEMO_PASSWORD}")
     lines.append("  a token:       .venv/bin/komerbij token --role organiser --municipality GM0363")
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
@@ -197,9 +234,14 @@ def main() -> int:
         system.start()
         print_urls(system)
         say(f"ready in {time.monotonic() - started:.1f}s")
+        login_ready = False
         while not stop.wait(1):
-            for name, proc in system.services.items():
-                if proc.poll() is not None:
+            if not login_ready and system.keycloak.ready():
+                login_ready = True
+                say(f"Keycloak ready after {time.monotonic() - started:.1f}s: log in at {system.front_door.url}/login")
+            children = {**system.services, "keycloak": system.keycloak.proc, "nginx": system.front_door.proc}
+            for name, proc in children.items():
+                if proc is not None and proc.poll() is not None:
                     say(f"{name} exited with {proc.returncode}; see {system.logs / (name + '.log')}; stopping")
                     stop.set()
         return 0

@@ -1,7 +1,8 @@
 """Bearer tokens: who is calling, in which role, for which municipality or partner.
 
-Locally tokens are HS256 with a shared secret (`komerbij token` prints one); in production an OIDC issuer signs them
-RS256 and publishes its keys at a JWKS URL. No or bad token → 401; a valid token in the wrong role → 403. Whether a
+Locally tokens are HS256 with a shared secret (`komerbij token` prints one); an OIDC issuer (Keycloak, also under
+`make run`) signs them RS256 and publishes its keys at a JWKS URL. With both configured both are accepted, each
+algorithm only with its own key. No or bad token → 401; a valid token in the wrong role → 403. Whether a
 principal may touch a particular object (its municipality, its partner) is the service's call, with the helpers here.
 """
 
@@ -64,25 +65,63 @@ class TokenVerifier:
         return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
+        """HS256 tokens with the shared secret and RS256 tokens from the issuer's JWKS, each only with its own key."""
         try:
-            if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=["RS256"], issuer=self._issuer, audience=self._audience,
-                                    options={"require": ["exp", "sub"]})
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            issuer, audience = self._issuer, self._audience
+            if algorithm == "RS256" and self._jwks is not None:
+                key: object = self._jwks.get_signing_key_from_jwt(token).key
+            elif algorithm == "HS256" and self._secret:
+                key = self._secret
+                if self._jwks is not None:
+                    # Beside an issuer (make run): the shared secret alone makes a local token ours; `komerbij
+                    # token` writes no `iss`/`aud`, and the issuer's `iss`/`aud` are checked on its RS256 tokens.
+                    issuer = audience = None
             else:
-                claims = jwt.decode(token, self._secret, algorithms=["HS256"], issuer=self._issuer,
-                                    audience=self._audience, options={"require": ["exp", "sub"]})
+                raise ProblemError(401, "Ongeldig token", f"Tokens signed with {algorithm} are not accepted here.")
+            claims = jwt.decode(token, key, algorithms=[algorithm], issuer=issuer,  # type: ignore[arg-type]
+                                audience=audience,
+                                options={"require": ["exp", "sub"], "verify_aud": audience is not None})
         except jwt.ExpiredSignatureError:
             raise ProblemError(401, "Token verlopen", "The bearer token has expired.") from None
         except jwt.PyJWTError as exc:
             raise ProblemError(401, "Ongeldig token", f"The bearer token is not valid: {exc}") from None
-        role = claims.get("role")
-        if role not in ROLES:
-            raise ProblemError(401, "Ongeldig token", "The token carries no known role.")
-        return Principal(
-            subject=str(claims["sub"]), role=role, municipality=claims.get("municipality"),
-            partner=claims.get("partner"),
-        )
+        return principal_from_claims(claims)
+
+    def needs_network(self, token: str) -> bool:
+        """An RS256 token may need the issuer's keys fetched (a cache miss); HS256 is checked in microseconds."""
+        if self._jwks is None:
+            return False
+        try:
+            return jwt.get_unverified_header(token).get("alg") == "RS256"
+        except jwt.PyJWTError:
+            return False
+
+
+def role_of(claims: dict[str, object]) -> Role | None:
+    """The `role` claim (Keycloak: a user-attribute mapper, see deploy/keycloak); else the token's realm roles
+    that are komerbij roles (an issuer configured with roles instead), admin first."""
+    role = claims.get("role")
+    if role in ROLES:
+        return role  # type: ignore[return-value]
+    realm_access = claims.get("realm_access")
+    granted = realm_access.get("roles", []) if isinstance(realm_access, dict) else []
+    for candidate in ("admin", *ROLES):
+        if candidate in granted:
+            return candidate
+    return None
+
+
+def principal_from_claims(claims: dict[str, object]) -> Principal:
+    """Who the verified claims describe; the same mapping for bearer tokens and for people logged in on the pages."""
+    role = role_of(claims)
+    if role is None:
+        raise ProblemError(401, "Ongeldig token", "The token carries no known role.")
+    municipality, partner = claims.get("municipality"), claims.get("partner")
+    return Principal(
+        subject=str(claims["sub"]), role=role, municipality=str(municipality) if municipality else None,
+        partner=str(partner) if partner else None,
+    )
 
 
 def issue_token(
@@ -124,7 +163,7 @@ def _bearer(request: Request) -> str:
 async def authenticated(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.runtime.verifier
     token = _bearer(request)
-    if verifier.uses_jwks:  # may fetch the issuer's keys over the network on a cache miss
+    if verifier.needs_network(token):  # may fetch the issuer's keys over the network on a cache miss
         return await asyncio.to_thread(verifier.verify, token)
     return verifier.verify(token)  # HS256: microseconds, no thread hand-off
 

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from pydantic import ValidationError
 
 from komerbij.contracts.topics import dlq_of
-from komerbij.runtime.kafka import make_producer
+from komerbij.runtime.kafka import client_settings, make_producer
 
 log = logging.getLogger(__name__)
 PREFIX = "dlq_"
@@ -134,7 +134,8 @@ async def replay(bootstrap: str, topic: str) -> ReplayReport:
     """Publish the dead letters of `topic` not handled by an earlier run back to where they came from."""
     dlq = dlq_of(topic)
     report = ReplayReport(topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False,
+                                **client_settings().client_options())
     producer = make_producer(bootstrap, client_id="komerbij-dlq-replay")
     await consumer.start()
     await producer.start()

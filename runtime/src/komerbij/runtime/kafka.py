@@ -11,26 +11,83 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import CollectorRegistry
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from komerbij.contracts.topics import TOPICS, Topic
-from komerbij.runtime.settings import TopicSettings
+from komerbij.runtime.settings import TopicSettings, load_settings
 
 log = logging.getLogger(__name__)
 GRACEFUL_TIMEOUT_SECONDS = 30.0
+
+
+class KafkaClientSettings(BaseSettings):
+    """How every Kafka client of the process connects: plain on a developer's machine, SASL (SCRAM) over TLS in a
+    cluster, as the KafkaUser the operator made for the service (deploy/k8s). Read by each client maker rather than
+    held in ServiceSettings, so the `komerbij` commands (topics, dlq replay) connect the same way."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", case_sensitive=False)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = Field(None, description="CA bundle that signed the brokers' certificates")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> KafkaClientSettings:
+        if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
+            raise ValueError("KAFKA_SASL_USERNAME: set it and KAFKA_SASL_PASSWORD for KAFKA_SECURITY_PROTOCOL="
+                             f"{self.security_protocol}")
+        return self
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's producer, consumer and admin client."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.uses_ssl:
+            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        if self.security_protocol.startswith("SASL"):
+            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                           sasl_plain_password=self.sasl_password)
+        return options
+
+    def broker_security(self) -> BaseSecurity | None:
+        """The same for FastStream's broker, which takes a security object instead."""
+        ssl_context = create_ssl_context(cafile=self.ssl_cafile) if self.uses_ssl else None
+        if self.security_protocol == "PLAINTEXT":
+            return None
+        if self.security_protocol == "SSL":
+            return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+        sasl = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+        return sasl[self.sasl_mechanism](str(self.sasl_username), str(self.sasl_password), ssl_context=ssl_context,
+                                         use_ssl=self.uses_ssl)
+
+
+def client_settings() -> KafkaClientSettings:
+    return load_settings(KafkaClientSettings)
 
 
 def make_broker(bootstrap: str, *, service: str, registry: CollectorRegistry) -> KafkaBroker:
     """The broker that runs this service's subscribers; topics come from `ensure_topics`, never auto-created."""
     return KafkaBroker(
         bootstrap,
+        security=client_settings().broker_security(),
         client_id=f"komerbij-{service}",
         graceful_timeout=GRACEFUL_TIMEOUT_SECONDS,
         allow_auto_create_topics=False,
@@ -50,6 +107,7 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
         acks="all",
         linger_ms=5,
         request_timeout_ms=15000,
+        **client_settings().client_options(),
     )
 
 
@@ -90,7 +148,8 @@ async def ensure_topics(
     """
     wanted = topics if topics is not None else list(TOPICS.values())
     layout = layout or TopicLayout()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="komerbij-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="komerbij-topics",
+                                **client_settings().client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -123,7 +182,8 @@ async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, timeout: fl
 async def topic_drift(bootstrap: str, layout: TopicLayout, topics: list[Topic] | None = None) -> list[str]:
     """Where existing topics differ from the layout (partitions, replicas, min.insync.replicas), one line each."""
     wanted = {t.name: t for t in (topics if topics is not None else TOPICS.values())}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="komerbij-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="komerbij-topics",
+                                **client_settings().client_options())
     await admin.start()
     try:
         existing = sorted(set(await admin.list_topics()) & set(wanted))

@@ -37,6 +37,7 @@ from komerbij.runtime.outbound import OutboundPolicy
 from komerbij.runtime.outbox import OutboxRelay, add_event, purge_sent
 from komerbij.runtime.ratelimit import RateLimiter
 from komerbij.runtime.settings import ServiceSettings, check_startup, load_settings
+from komerbij.runtime.web.install import install as install_web
 
 log = logging.getLogger(__name__)
 Refresher = Callable[["Runtime"], Awaitable[None]]
@@ -242,6 +243,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, clock
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
     document_problems(app)
+    install_web(app, settings)  # pages: session cookie, /static, /login and /logout, Dutch error pages
     # Outermost last: the real client address first, then the correlation id, then the body limit (it holds for
     # whoever reads the body, FastAPI's parsing before the token check included).
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)
@@ -278,11 +280,34 @@ def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
+async def migrate_only(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
+    """Apply the runtime's and the service's migrations and stop: the step a deployment runs before a new version
+    serves (Kubernetes: the Deployment's init container). Same lock and same files as at service start."""
+    migrations = db.load_migrations("runtime", "komerbij.runtime.migrations") + db.load_migrations(
+        spec.name, spec.migrations_package
+    )
+    pool = await db.create_pool(settings.database_url, max_size=1)
+    try:
+        return await db.migrate(pool, migrations)
+    finally:
+        await pool.close()
+
+
 def serve(spec: ServiceSpec) -> None:
-    """`python -m komerbij.<service>`: run the service with uvicorn on $PORT (default: the service's port)."""
+    """`python -m komerbij.<service>`: run the service with uvicorn on $PORT (default: the service's port);
+    `python -m komerbij.<service> migrate`: only apply its database migrations, then exit."""
     import os
+    import sys
 
     settings = load_settings(spec.settings_class)
+    if sys.argv[1:] == ["migrate"]:
+        logs.configure_logging(spec.name, settings.log_level)
+        applied = asyncio.run(migrate_only(spec, settings))
+        log.info("migrations done", extra={"applied": len(applied)})
+        return
+    if sys.argv[1:]:
+        print(f"usage: python -m komerbij.{spec.name} [migrate]", file=sys.stderr)
+        raise SystemExit(2)
     app = create_app(spec, settings)
     port = int(os.environ.get("PORT", spec.default_port))
     host = os.environ.get("HOST", "127.0.0.1")

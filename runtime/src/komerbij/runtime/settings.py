@@ -87,6 +87,19 @@ class ServiceSettings(BaseSettings):
         "", description="Non-public networks (CIDRs) feeds and webhooks may still reach; make run and the tests "
         "open 127.0.0.0/8"
     )
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer people log in with on the pages (the Keycloak realm's URL); "
+        "without it the pages offer no login"
+    )
+    oidc_client_id: str = Field("komerbij-web", description="Client id of the pages at the issuer")
+    oidc_client_secret: str | None = Field(
+        None, description="Client secret (confidential client); unset: a public client, PKCE only"
+    )
+    session_secret: str | None = Field(
+        None, description="Signs the session cookie; the same value in every service behind one front door "
+        "(falls back to JWT_SECRET)"
+    )
+    session_max_age_seconds: int = Field(8 * 3600, ge=300, description="How long a login lasts")
 
     @field_validator("rate_limit_exempt_networks", "trusted_proxies", "outbound_allowed_networks")
     @classmethod
@@ -102,7 +115,13 @@ class ServiceSettings(BaseSettings):
             # Without both, a token the issuer signed for any other application would be accepted here.
             missing = "JWT_ISSUER" if not self.jwt_issuer else "JWT_AUDIENCE"
             raise ValueError(f"{missing}: required with JWT_JWKS_URL")
+        if not self.session_secret and not self.jwt_secret:
+            raise ValueError("SESSION_SECRET: set it (needed when tokens are checked through JWT_JWKS_URL only)")
         return self
+
+    @property
+    def session_key(self) -> str:
+        return self.session_secret or self.jwt_secret or ""
 
     def startup_errors(self) -> list[str]:
         """What must stop a service at start, though each value is well-formed: secrets fit only for development.
@@ -209,7 +228,8 @@ def check_startup(settings: ServiceSettings) -> None:
 def load_settings(cls: type[S]) -> S:
     try:
         settings = cls()
-        check_startup(settings)
+        if isinstance(settings, ServiceSettings):  # topic layout and Kafka client settings have no secrets
+            check_startup(settings)
     except ValidationError as exc:
         print(describe_error(exc), file=sys.stderr)
         raise SystemExit(2) from None

@@ -34,6 +34,10 @@ lint: $(STAMP)
 bench: $(STAMP) ## benchmarks (not part of make test); see BENCHMARKS.md
 	$(BIN)/python -m bench
 
+.PHONY: faults
+faults: $(STAMP) ## the whole fault matrix against the running system, its table (docs/RELIABILITY.md); ARGS= for pytest
+	$(BIN)/python -m tests.faults $(ARGS)
+
 schemas: $(STAMP) ## rewrite contracts/schemas after an additive event change
 	$(BIN)/python -m komerbij.contracts.schemas contracts/schemas
 

@@ -127,6 +127,8 @@ class SignupCancelled(SignupEvent):
 
     # "participant" (used the cancel link) or "activity_cancelled" (the organiser called the activity off)
     reason: str | None = None
+    # With "activity_cancelled": the organiser's words to the participants (why, what instead), plain text
+    message: str | None = None
 
 
 EVENTS: tuple[type[Event], ...] = (

@@ -20,9 +20,11 @@ from komerbij.runtime.web.errors import LoginRequired, PageError
 from komerbij.runtime.web.forms import Form
 from komerbij.runtime.web.install import install
 from komerbij.runtime.web.pages import ROOMS, Pages, Room, safe_next, static_url
+from komerbij.runtime.web.paging import Paging
 from komerbij.runtime.web.session import SESSION_COOKIE, User, current_user
 
 __all__ = [
     "CSRF_FIELD", "ROOMS", "SESSION_COOKIE", "Form", "LoginRequired", "PageError", "Pages", "Room", "User",
     "current_user", "install", "login_required", "page_router", "safe_next", "signed_in_user", "static_url",
 ]
+__all__ += ["Paging"]

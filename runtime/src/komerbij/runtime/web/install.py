@@ -13,13 +13,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from komerbij.runtime.http import ProblemError, problem_response
 from komerbij.runtime.settings import ServiceSettings
 from komerbij.runtime.web import login
+from komerbij.runtime.web.csrf import CsrfProtectedRoute
 from komerbij.runtime.web.errors import LoginRequired, PageError
 from komerbij.runtime.web.pages import STATIC_PREFIX, render_shared
 from komerbij.runtime.web.session import SessionByScheme
 
 _HTML_TITLES = {404: "Pagina niet gevonden", 405: "Dat kan hier niet", 401: "Niet ingelogd", 403: "Geen toegang"}
+# Problems of use cases carry an English `detail` for developers except where they are written for people (429).
+_PAGE_MESSAGES = {
+    403: "U heeft geen toegang tot deze pagina. Log in met een ander account of ga terug naar de startpagina.",
+    404: "Deze pagina bestaat niet (meer). Controleer het adres, of begin op de startpagina.",
+    409: "Dit kan nu niet (meer). Ga terug en laad de pagina opnieuw om te zien hoe het nu staat.",
+}
 _HTML_MESSAGES = {
     404: "Deze pagina bestaat niet (meer). Controleer het adres, of begin op de startpagina.",
     405: "Deze pagina kan zo niet worden gebruikt. Begin op de startpagina.",
@@ -57,6 +65,19 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+
+    problem_handler: Any = app.exception_handlers.get(ProblemError)
+
+    @app.exception_handler(ProblemError)
+    async def _problem_on_a_page(request: Request, exc: ProblemError) -> Response:
+        """A use case (or the rate limit) refusing a page's request that the page did not catch: a Dutch page in the
+        layout with the problem's title and, when it names no field, its Dutch detail. The API keeps problem JSON."""
+        if not isinstance(request.scope.get("route"), CsrfProtectedRoute):
+            return await problem_handler(request, exc) if problem_handler else problem_response(request, exc)
+        message = _PAGE_MESSAGES.get(exc.status, exc.detail)
+        title = "Pagina niet gevonden" if exc.status == 404 else exc.title
+        return render_shared(request, "error.html", status_code=exc.status, headers=exc.headers,
+                             title=title, message=message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

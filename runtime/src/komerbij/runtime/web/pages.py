@@ -109,10 +109,17 @@ _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'")
 
 
-def security_headers(request: Request) -> dict[str, str]:
-    csp = _CSP
+def security_headers(request: Request, *, framable: bool = False) -> dict[str, str]:
+    """Every page refuses to be framed (clickjacking), except those rendered `framable`: a page made to be shown in
+    an iframe on other sites (registration's agenda for municipalities' own websites). Those carry no form."""
+    if framable:
+        return {
+            "Content-Security-Policy": _CSP.replace("frame-ancestors 'none'", "frame-ancestors *"),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        }
     return {
-        "Content-Security-Policy": csp,
+        "Content-Security-Policy": _CSP,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
@@ -126,9 +133,10 @@ class Pages:
         self.env = make_environment(package)
 
     def render(self, request: Request, template: str, *, status_code: int = 200,
-               headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+               headers: dict[str, str] | None = None, framable: bool = False, **context: Any) -> HTMLResponse:
+        """`framable`: other sites may show this page in an iframe (see `security_headers`)."""
         html = self.env.get_template(template).render(**page_context(request), **context)
-        response_headers = {**security_headers(request), **(headers or {})}
+        response_headers = {**security_headers(request, framable=framable), **(headers or {})}
         if "session" in request.scope and request.session:
             response_headers.setdefault("Cache-Control", "private, no-store")  # personal: never in a shared cache
         return HTMLResponse(html, status_code=status_code, headers=response_headers)

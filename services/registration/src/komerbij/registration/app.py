@@ -7,7 +7,8 @@ from komerbij.registration import demo
 from komerbij.registration.entrypoints import metrics
 from komerbij.registration.entrypoints.api import activities, agenda, editions, signups
 from komerbij.registration.entrypoints.jobs import JOBS
-from komerbij.registration.entrypoints.pages import home
+from komerbij.registration.entrypoints.pages import agenda as agenda_pages
+from komerbij.registration.entrypoints.pages import home, moderation, organiser, signup
 from komerbij.registration.service.editions import seed_upcoming
 from komerbij.registration.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
@@ -18,7 +19,8 @@ SPEC = ServiceSpec(
     description="Activities for the Week tegen Eenzaamheid, moderation, the public agenda and sign-ups.",
     settings_class=Settings,
     migrations_package="komerbij.registration.migrations",
-    routers=[activities.router, signups.router, agenda.router, editions.router, home.router],
+    routers=[activities.router, signups.router, agenda.router, editions.router, home.router, agenda_pages.router,
+             signup.router, organiser.router, moderation.router],
     publishes=list(EVENTS),
     jobs=JOBS,
     refreshers=[metrics.refresh],

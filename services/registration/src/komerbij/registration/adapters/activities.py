@@ -146,6 +146,20 @@ async def moderation_queue(conn: asyncpg.Connection) -> list[tuple[Activity, lis
     return [(a, by_activity.get(a.id, [])) for a in map(to_activity, rows)]
 
 
+async def same_day_same_municipality(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Pairs of a submitted activity and another live one in the same municipality on the same (Amsterdam) day:
+    the candidates of a "the same activity twice?" warning; the caller compares the titles."""
+    return await conn.fetch(
+        """SELECT a.id AS activity_id, a.title AS activity_title, b.id, b.title, b.status, b.starts_at, b.ends_at
+           FROM activities a JOIN activities b
+             ON b.municipality = a.municipality AND b.id <> a.id AND b.status IN ('submitted', 'published')
+            AND (b.starts_at AT TIME ZONE 'Europe/Amsterdam')::date
+                = (a.starts_at AT TIME ZONE 'Europe/Amsterdam')::date
+           WHERE a.status = 'submitted'
+           ORDER BY b.starts_at, b.id"""
+    )
+
+
 def _agenda_where(f: AgendaFilter) -> tuple[str, list[Any]]:
     clauses = ["a.status = 'published'"]
     args: list[Any] = []

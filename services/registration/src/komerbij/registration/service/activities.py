@@ -220,8 +220,9 @@ def _replace(a: Activity, fields: dict[str, Any], **more: Any) -> Activity:
     return Activity(**data)
 
 
-async def cancel(rt: Runtime, principal: Principal, activity_id: str) -> Activity:
-    """The activity is called off: its participants' sign-ups end with it (they hear so through the events)."""
+async def cancel(rt: Runtime, principal: Principal, activity_id: str, message: str | None = None) -> Activity:
+    """The activity is called off: its participants' sign-ups end with it (they hear so through the events, with the
+    organisation's `message` to them if it wrote one)."""
     base = rt.settings.public_base_url
     async with rt.uow() as uow:
         a = await repo.get(uow.conn, activity_id, lock=True)
@@ -236,7 +237,8 @@ async def cancel(rt: Runtime, principal: Principal, activity_id: str) -> Activit
         assert fresh is not None
         await uow.emit(activity_event(ev.ActivityCancelled, fresh, base))
         for s in await signups.active_of(uow.conn, a.id):
-            await uow.emit(signup_event(ev.SignupCancelled, s, fresh, base, reason="activity_cancelled"))
+            await uow.emit(signup_event(ev.SignupCancelled, s, fresh, base, reason="activity_cancelled",
+                                        message=message or None))
             await signups.cancel(uow.conn, s.id)
     return fresh
 

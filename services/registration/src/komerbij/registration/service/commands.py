@@ -108,6 +108,14 @@ class Rejection(BaseModel):
     reason: Annotated[Text, Field(max_length=2000)]
 
 
+class Cancellation(BaseModel):
+    """Calling an activity off; the message goes to everyone signed up or waiting, in the mail that tells them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=1000)] = None
+
+
 class SignupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -3,7 +3,7 @@ and which organisers are trusted (a person acting for an organisation)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -11,13 +11,19 @@ from komerbij.registration.adapters import activities, edits, trust
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.domain.edit import HeldEdit
 from komerbij.runtime.auth import Principal
+from komerbij.runtime.reference import fold
 from komerbij.runtime.service import Runtime
 
 
 @dataclass(frozen=True)
 class QueueItem:
+    """A submitted activity with what a moderator should look at twice: `clashes`, live activities at the same venue
+    (postcode and house number) overlapping in time; `similar`, live activities with the same title (case and
+    accents aside) in the same municipality on the same day that are not venue clashes already (entered twice?)."""
+
     activity: Activity
     clashes: list[asyncpg.Record]
+    similar: list[asyncpg.Record] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,18 @@ class HeldItem:
 
 async def queue(rt: Runtime) -> list[QueueItem]:
     async with rt.pool.acquire() as conn:
-        return [QueueItem(a, c) for a, c in await activities.moderation_queue(conn)]
+        items = await activities.moderation_queue(conn)
+        pairs = await activities.same_day_same_municipality(conn)
+    similar: dict[str, list[asyncpg.Record]] = {}
+    for p in pairs:
+        if _same_title(p["activity_title"], p["title"]):
+            similar.setdefault(str(p["activity_id"]), []).append(p)
+    return [QueueItem(a, c, [s for s in similar.get(a.id, []) if s["id"] not in {x["id"] for x in c}])
+            for a, c in items]
+
+
+def _same_title(one: str, other: str) -> bool:
+    return " ".join(fold(one).split()) == " ".join(fold(other).split())
 
 
 async def held_edits(rt: Runtime) -> list[HeldItem]:

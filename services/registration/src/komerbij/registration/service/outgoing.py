@@ -16,6 +16,11 @@ def activity_url(base_url: str, activity_id: str) -> str:
     return f"{base_url.rstrip('/')}/v1/activities/{activity_id}"
 
 
+def page_url(base_url: str, activity_id: str) -> str:
+    """The activity's page for people (the agenda), which calendars link to."""
+    return f"{base_url.rstrip('/')}/agenda/{activity_id}"
+
+
 def cancel_url(base_url: str, signup_id: str, token: str | None) -> str:
     url = f"{base_url.rstrip('/')}/v1/signups/{signup_id}/cancel"
     return f"{url}?token={token}" if token else url

@@ -38,12 +38,22 @@ class Placed:
     waitlist_position: int | None
 
 
-def _check_request(req: SignupRequest) -> None:
-    if not req.email and not req.phone:
+def request_problems(email: str | None, phone: str | None, consent: bool) -> dict[str, str]:
+    """The rules of a sign-up that span fields, per field: a way to reach the person, and their consent. (A page
+    checks them beside the per-field ones, so that every message shows at once.)"""
+    problems: dict[str, str] = {}
+    if not email and not phone:
         message = "geef een e-mailadres of telefoonnummer op, zodat de organisator u kan bereiken"
-        raise field_errors({"email": message, "phone": message})
-    if not req.consent:
-        raise invalid("consent", "zonder uw toestemming kunnen we uw aanmelding niet bewaren")
+        problems.update(email=message, phone=message)
+    if not consent:
+        problems["consent"] = "zonder uw toestemming kunnen we uw aanmelding niet bewaren"
+    return problems
+
+
+def _check_request(req: SignupRequest) -> None:
+    problems = request_problems(req.email, req.phone, req.consent)
+    if problems:
+        raise field_errors(problems)
 
 
 def _open_for_signups(a: Activity | None, now: datetime) -> Activity:

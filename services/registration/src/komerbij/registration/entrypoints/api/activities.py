@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from komerbij.registration.adapters import calendar
 from komerbij.registration.domain.activity import Activity
 from komerbij.registration.entrypoints.api.caller import optional_principal
 from komerbij.registration.entrypoints.api.representation import (
@@ -17,9 +16,8 @@ from komerbij.registration.entrypoints.api.representation import (
     local,
     manages,
 )
-from komerbij.registration.service import access, activities, moderation
-from komerbij.registration.service.commands import ActivityFields, Rejection
-from komerbij.registration.service.outgoing import activity_url
+from komerbij.registration.service import access, activities, agenda, moderation
+from komerbij.registration.service.commands import ActivityFields, Cancellation, Rejection
 from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.service import Runtime, runtime_of
 
@@ -52,8 +50,7 @@ async def activity_ics(
     a = await activities.view(rt, principal, checked_id(activity_id))
     if not a.in_public_calendar:
         raise access.not_found()
-    base = rt.settings.public_base_url
-    body = calendar.render([a], name=a.title, url_of={a.id: activity_url(base, a.id)})
+    body = agenda.activity_calendar(rt, a)
     return Response(body, media_type=ICS,
                     headers={"Content-Disposition": f'attachment; filename="activiteit-{a.id}.ics"'})
 
@@ -79,9 +76,14 @@ async def edit(
 
 
 @router.post("/v1/activities/{activity_id}/cancel", summary="Call an activity off (its organisation)")
-async def cancel(activity_id: str, request: Request, principal: Principal = require("organiser")) -> dict[str, Any]:
+async def cancel(
+    activity_id: str, request: Request, body: Cancellation | None = Body(None), principal: Principal = require(
+        "organiser"),
+) -> dict[str, Any]:
+    """An optional `message` reaches every participant in the mail that tells them."""
     rt = runtime_of(request)
-    return await _json(rt, await activities.cancel(rt, principal, checked_id(activity_id)), principal)
+    message = body.message if body else None
+    return await _json(rt, await activities.cancel(rt, principal, checked_id(activity_id), message), principal)
 
 
 @router.get("/v1/organisation/activities", summary="The activities of the caller's organisation (organiser)")
@@ -106,7 +108,8 @@ async def organisation_activities(
 @router.get("/v1/moderation/queue", tags=["moderation"],
             summary="New activities and held edits awaiting a moderator")
 async def queue(request: Request, principal: Principal = require("moderator")) -> dict[str, Any]:
-    """`items`: submitted activities (with venue clashes); `edits`: held edits of published activities, each with
+    """`items`: submitted activities (with venue clashes, and `similar`: the same title in the same municipality on
+    the same day); `edits`: held edits of published activities, each with
     the approved version and, per field, the approved and the proposed value."""
     rt = runtime_of(request)
     base = rt.settings.public_base_url
@@ -118,6 +121,11 @@ async def queue(request: Request, principal: Principal = require("moderator")) -
             {"id": str(c["id"]), "title": c["title"], "status": c["status"], "starts_at": local(c["starts_at"]),
              "ends_at": local(c["ends_at"])}
             for c in item.clashes
+        ]
+        body["similar"] = [
+            {"id": str(c["id"]), "title": c["title"], "status": c["status"], "starts_at": local(c["starts_at"]),
+             "ends_at": local(c["ends_at"])}
+            for c in item.similar
         ]
         items.append(body)
     held = [{**edit_json(h.activity, h.edit), "activity": activity_json(h.activity, base, principal)}

@@ -7,12 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from komerbij.registration.adapters import calendar
-from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS, Activity
+from komerbij.registration.domain.activity import CATEGORIES, TARGET_GROUPS
 from komerbij.registration.domain.agenda import AgendaFilter
 from komerbij.registration.entrypoints.api.representation import activity_json
 from komerbij.registration.service import agenda as agenda_service
-from komerbij.registration.service.outgoing import activity_url
 from komerbij.registration.service.problems import invalid
 from komerbij.runtime import reference
 from komerbij.runtime.service import runtime_of
@@ -88,15 +86,12 @@ async def agenda(
 async def agenda_ics(request: Request, municipality: str | None = Query(None)) -> Response:
     """Rendered once per change; `If-None-Match` with the current ETag gets a 304 without a body."""
     municipality = _known_municipality(municipality or None)
-    rt = runtime_of(request)
-    place = reference.municipality(municipality) if municipality else None
-    name = f"Week tegen Eenzaamheid – {place.name}" if place else "Week tegen Eenzaamheid"
-    base = rt.settings.public_base_url
+    feed = await agenda_service.calendar_feed(runtime_of(request), municipality)
+    return feed_response(request, feed)
 
-    def render(items: list[Activity]) -> bytes:
-        return calendar.render(items, name=name, url_of={a.id: activity_url(base, a.id) for a in items})
 
-    feed = await agenda_service.calendar_feed(rt, municipality, render)
+def feed_response(request: Request, feed: agenda_service.CalendarFeed) -> Response:
+    """The feed, or 304 when the caller's `If-None-Match` names its current ETag."""
     headers = {"ETag": feed.etag, "Cache-Control": f"public, max-age={CALENDAR_MAX_AGE_SECONDS}"}
     matches = _etags(request.headers.get("if-none-match"))
     if feed.etag in matches or "*" in matches:

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import HTMLResponse
 
-from komerbij.registration.entrypoints.api.representation import checked_id, local, participant_json
-from komerbij.registration.entrypoints.pages.cancel import cancel_page
+from komerbij.registration.adapters import participant_list
+from komerbij.registration.entrypoints.api.representation import checked_id, participant_json
+from komerbij.registration.entrypoints.pages.signup import cancel_page, show_cancel
 from komerbij.registration.service import signups
 from komerbij.registration.service.commands import SignupRequest
 from komerbij.registration.service.outgoing import cancel_url
 from komerbij.runtime.auth import Principal, require
-from komerbij.runtime.csvcells import csv_text
 from komerbij.runtime.http import ProblemError
 from komerbij.runtime.ratelimit import PUBLIC_WRITE
 from komerbij.runtime.service import runtime_of
@@ -38,13 +38,9 @@ def _wants_html(request: Request) -> bool:
 
 @router.get("/v1/signups/{signup_id}/cancel", response_class=HTMLResponse, summary="Cancel page (link from mail)")
 async def cancel_form(signup_id: str, request: Request, token: str = Query(min_length=1)) -> HTMLResponse:
-    """A GET must not cancel (mail scanners follow links): it shows the question and a button that POSTs."""
-    rt = runtime_of(request)
-    try:
-        s, a = await signups.lookup(rt, checked_id(signup_id, "sign-up"), token)
-    except ProblemError:
-        return cancel_page("invalid", status_code=404)
-    return cancel_page("already" if s.status == "cancelled" else "confirm", s, a)
+    """The link of mails sent before the pages: the same page as `/aanmelding/{id}/annuleren?token=` (a GET must not
+    cancel, since mail scanners follow links: it asks, and its button posts)."""
+    return await show_cancel(request, checked_id(signup_id, "sign-up"), token)
 
 
 @router.post("/v1/signups/{signup_id}/cancel", summary="Cancel a sign-up with its secret token", response_model=None,
@@ -55,10 +51,10 @@ async def cancel(signup_id: str, request: Request, token: str = Query(min_length
         s, promoted = await signups.cancel(rt, checked_id(signup_id, "sign-up"), token)
     except ProblemError:
         if _wants_html(request):
-            return cancel_page("invalid", status_code=404)
+            return cancel_page(request, "invalid", status_code=404)
         raise
     if _wants_html(request):
-        return cancel_page("done")
+        return cancel_page(request, "done", s)
     return {"id": s.id, "status": s.status, "promoted": len(promoted)}
 
 
@@ -74,19 +70,11 @@ async def participants(
             "seats_taken": sum(s.party_size for s in active)}
 
 
-_CSV_COLUMNS = ("naam", "e-mail", "telefoon", "aantal personen", "status", "aangemeld op")
-_STATUS_NL = {"confirmed": "bevestigd", "waitlisted": "wachtlijst", "cancelled": "geannuleerd"}
-
-
 @router.get("/v1/activities/{activity_id}/signups.csv", summary="Participant list as CSV (organiser)",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def participants_csv(activity_id: str, request: Request, principal: Principal = require("organiser")) -> Response:
     rt = runtime_of(request)
     a, people = await signups.participants(rt, principal, checked_id(activity_id))
-    # Names and addresses are typed by the public: csv_text keeps them from running as spreadsheet formulas.
-    body = csv_text(_CSV_COLUMNS, ((s.name, s.email, s.phone, s.party_size, _STATUS_NL[s.status],
-                                    local(s.created_at)) for s in people))
-    # A byte-order mark, so that Excel opens the accents (Eén, Zoë) correctly.
-    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="aanmeldingen-{a.id}.csv"',
+    return Response(participant_list.participants_csv(people), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{participant_list.filename(a.id)}"',
                              "Cache-Control": "no-store"})

@@ -76,7 +76,8 @@ async def render_order(request: Request, who: Principal, order_id: str, *, form:
         request, "order_detail.html", status_code=status_code, order=order, steps=timeline(order, history),
         summary=items_summary(order, items), history=history,
         tracking_url=tracking_url(order.carrier, order.tracking_code, order.postcode),
-        just_placed="geplaatst" in request.query_params, notice=notice, problem=problem,
+        just_placed="geplaatst" in request.query_params or "al-geplaatst" in request.query_params, notice=notice,
+        problem=problem,
         can_cancel=order.status == "confirmed" and who.role in ("organiser", "admin"),
         warehouse=warehouse, form=form or web.Form({"carrier": "PostNL"}), carriers=CARRIERS,
     )

@@ -87,7 +87,9 @@ class Filters:
         values = {"status": self.status, "municipality": self.municipality,
                   "wanted_before": self.wanted_before.isoformat() if self.wanted_before else "", "page": self.page}
         values.update(changes)
-        return urlencode({k: v for k, v in values.items() if v not in ("", None, 1)})
+        if values["page"] == 1:
+            del values["page"]
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
     def form(self) -> web.Form:
         return web.Form({"status": self.status, "municipality": self.municipality,

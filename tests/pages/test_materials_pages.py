@@ -7,6 +7,7 @@ Keycloak's login, are in test_materials_in_the_browser.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -300,6 +301,20 @@ async def test_the_same_submission_sent_again_gives_the_first_order_and_orders_n
         assert fresh["idempotency_key"] != form["idempotency_key"]  # every drawn form is a submission of its own
         assert (await anna.post("/bestellen", data=fresh)).status_code == 303
         assert await site.count_orders() == 2
+
+
+async def test_a_double_click_sending_the_form_twice_at_once_orders_once(site: Site) -> None:
+    """Both requests of a double click are in flight together: the second waits on the first's key, then replays."""
+    await site.add_stock(KIT_STOCK)
+    async with site.as_("anna") as anna:
+        form = order_form(await get_page(anna, "/bestellen"), **{"KIT-COMPLEET": 1})
+        answers = await asyncio.gather(*(anna.post("/bestellen", data=form) for _ in range(4)))
+
+    assert [r.status_code for r in answers] == [303] * 4
+    locations = sorted(r.headers["location"] for r in answers)
+    order_path = locations[0].split("?")[0]
+    assert locations == [f"{order_path}?al-geplaatst=1"] * 3 + [f"{order_path}?geplaatst=1"]
+    assert await site.count_orders() == 1
 
 
 async def test_a_confirmed_order_says_so_and_shows_its_timeline(site: Site) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 import asyncpg
 
@@ -44,6 +45,10 @@ async def insert(conn: asyncpg.Connection, order: KitOrder, placed_by: str) -> N
         "INSERT INTO order_lines (order_id, sku, quantity) VALUES ($1, $2, $3)",
         [(uuid.UUID(order.id), line.sku, line.quantity) for line in order.lines],
     )
+    await conn.executemany(
+        "INSERT INTO order_status_changes (order_id, status, changed_at) VALUES ($1, $2, $3)",
+        [(uuid.UUID(order.id), status, order.created_at) for status in ("placed", order.status)],
+    )
 
 
 async def get(conn: asyncpg.Connection, order_id: uuid.UUID, *, for_update: bool = False) -> KitOrder | None:
@@ -52,16 +57,43 @@ async def get(conn: asyncpg.Connection, order_id: uuid.UUID, *, for_update: bool
     return _order(row) if row else None
 
 
+Sort = Literal["created", "newest", "wanted_by"]
+_ORDER_BY: dict[str, str] = {"created": "o.created_at, o.id", "newest": "o.created_at DESC, o.id",
+                             "wanted_by": "o.wanted_by, o.created_at, o.id"}
+
+
 async def search(
-    conn: asyncpg.Connection, *, status: str | None, municipality: str | None, limit: int, offset: int
+    conn: asyncpg.Connection, *, status: str | None, municipality: str | None, limit: int, offset: int,
+    statuses: Sequence[str] | None = None, wanted_before: date | None = None, sort: Sort = "created",
 ) -> list[KitOrder]:
+    """`status` is one status (the API's filter); `statuses` any of several (the warehouse's "to do")."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM orders o
             WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR o.municipality = $2)
-            ORDER BY o.created_at, o.id LIMIT $3 OFFSET $4""",
-        status, municipality, limit, offset,
+              AND ($5::text[] IS NULL OR o.status = ANY($5)) AND ($6::date IS NULL OR o.wanted_by <= $6)
+            ORDER BY {_ORDER_BY[sort]} LIMIT $3 OFFSET $4""",
+        status, municipality, limit, offset, list(statuses) if statuses is not None else None, wanted_before,
     )
     return [_order(r) for r in rows]
+
+
+async def latest(conn: asyncpg.Connection, municipality: str) -> KitOrder | None:
+    """The organisation's most recent order: where the next one most likely goes too."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM orders o WHERE o.municipality = $1 ORDER BY o.created_at DESC, o.id LIMIT 1",
+        municipality,
+    )
+    return _order(row) if row else None
+
+
+async def municipalities(conn: asyncpg.Connection) -> list[str]:
+    """The municipalities that have ordered (the warehouse's filter)."""
+    return [r["municipality"] for r in await conn.fetch("SELECT DISTINCT municipality FROM orders ORDER BY 1")]
+
+
+async def status_changes(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, datetime]:
+    rows = await conn.fetch("SELECT status, changed_at FROM order_status_changes WHERE order_id = $1", order_id)
+    return {r["status"]: r["changed_at"] for r in rows}
 
 
 async def set_status(
@@ -74,6 +106,11 @@ async def set_status(
                   carrier = coalesce($5, carrier), tracking_code = coalesce($6, tracking_code)
            WHERE id = $1""",
         order_id, status, now, closes, carrier, tracking_code,
+    )
+    await conn.execute(
+        """INSERT INTO order_status_changes (order_id, status, changed_at) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING""",
+        order_id, status, now,
     )
 
 
@@ -112,6 +149,13 @@ async def quota_used(conn: asyncpg.Connection, municipality: str, edition_year: 
         municipality, edition_year, sku,
     )
     return used or 0
+
+
+async def quota_usage(conn: asyncpg.Connection, municipality: str, edition_year: int) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT sku, used FROM quota_usage WHERE municipality = $1 AND edition_year = $2", municipality, edition_year
+    )
+    return {r["sku"]: r["used"] for r in rows}
 
 
 async def give_back_quota(

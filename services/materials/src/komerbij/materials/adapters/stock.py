@@ -74,18 +74,20 @@ async def adjust(conn: asyncpg.Connection, sku: str, delta: int) -> asyncpg.Reco
 
 
 async def record_adjustment(
-    conn: asyncpg.Connection, sku: str, delta: int, reason: str, actor: str, on_hand_after: int, now: datetime
+    conn: asyncpg.Connection, sku: str, delta: int, reason: str, actor: str, on_hand_after: int, now: datetime,
+    actor_name: str | None = None,
 ) -> int:
     return await conn.fetchval(
-        """INSERT INTO stock_adjustments (sku, delta, reason, actor, on_hand_after, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-        sku, delta, reason, actor, on_hand_after, now,
+        """INSERT INTO stock_adjustments (sku, delta, reason, actor, on_hand_after, created_at, actor_name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+        sku, delta, reason, actor, on_hand_after, now, actor_name,
     )
 
 
-async def adjustments(conn: asyncpg.Connection, sku: str, limit: int) -> list[asyncpg.Record]:
+async def adjustments(conn: asyncpg.Connection, sku: str | None, limit: int) -> list[asyncpg.Record]:
+    """Newest first; `sku` None: of every item (the programme team's page)."""
     return await conn.fetch(
-        """SELECT id, sku, delta, reason, actor, on_hand_after, created_at FROM stock_adjustments
-           WHERE sku = $1 ORDER BY id DESC LIMIT $2""",
+        """SELECT id, sku, delta, reason, actor, on_hand_after, created_at, actor_name FROM stock_adjustments
+           WHERE ($1::text IS NULL OR sku = $1) ORDER BY id DESC LIMIT $2""",
         sku, limit,
     )

@@ -29,9 +29,10 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     "picking": frozenset({"shipped"}),
     "shipped": frozenset({"delivered"}),
 }
+# The words of the pages' status timeline (issue 16): geplaatst → bevestigd → in behandeling → verzonden → geleverd.
 STATUS_NL: Mapping[Status, str] = {
-    "placed": "geplaatst", "confirmed": "bevestigd", "rejected": "afgewezen", "picking": "wordt verzameld",
-    "shipped": "verzonden", "delivered": "afgeleverd", "cancelled": "geannuleerd",
+    "placed": "geplaatst", "confirmed": "bevestigd", "rejected": "afgewezen", "picking": "in behandeling",
+    "shipped": "verzonden", "delivered": "geleverd", "cancelled": "geannuleerd",
 }
 
 
@@ -84,7 +85,7 @@ class TransitionNotAllowed(Exception):
     def message_nl(self) -> str:
         target_nl = dict(STATUS_NL).get(self.target, self.target)
         if self.target == "cancelled" and self.current in ("picking", "shipped", "delivered"):
-            return "Annuleren kan niet meer: de bestelling wordt al verzameld of is verzonden."
+            return "Annuleren kan niet meer: de bestelling is al in behandeling bij het magazijn of verzonden."
         return f"Een bestelling die {STATUS_NL[self.current]} is, kan niet {target_nl} worden."
 
 

@@ -28,10 +28,10 @@ class CatalogEntry:
 
 async def catalog(rt: Runtime) -> list[CatalogEntry]:
     async with rt.pool.acquire() as conn:
-        return await _entries(conn)
+        return await catalog_entries(conn)
 
 
-async def _entries(conn: asyncpg.Connection) -> list[CatalogEntry]:
+async def catalog_entries(conn: asyncpg.Connection) -> list[CatalogEntry]:
     items = await stock.load_catalog(conn)
     level = await stock.levels(conn)
     bundles = await stock.bundle_reserved(conn)
@@ -46,7 +46,8 @@ async def _entries(conn: asyncpg.Connection) -> list[CatalogEntry]:
     return entries
 
 
-async def adjust_stock(rt: Runtime, sku: str, delta: int, reason: str, actor: str, now: datetime) -> CatalogEntry:
+async def adjust_stock(rt: Runtime, sku: str, delta: int, reason: str, actor: str, now: datetime,
+                       actor_name: str | None = None) -> CatalogEntry:
     async with rt.uow() as uow:
         items = await stock.load_catalog(uow.conn)
         item = items.get(sku)
@@ -61,11 +62,11 @@ async def adjust_stock(rt: Runtime, sku: str, delta: int, reason: str, actor: st
                 "delta", f"Er zijn nog maar {free} vrij op voorraad; gereserveerde voorraad hoort bij bestellingen.",
                 title="Niet genoeg voorraad",
             )
-        await stock.record_adjustment(uow.conn, sku, delta, reason, actor, row["on_hand"], now)
+        await stock.record_adjustment(uow.conn, sku, delta, reason, actor, row["on_hand"], now, actor_name)
         await uow.emit(StockAdjusted(sku=sku, name=item.name, stock_on_hand=row["on_hand"],
                                      reserved=row["reserved"], delta=delta, reason=reason))
         await emit_if_low(uow, item, before=row["on_hand"] - delta, after=row["on_hand"], reserved=row["reserved"])
-        return next(e for e in await _entries(uow.conn) if e.item.sku == sku)
+        return next(e for e in await catalog_entries(uow.conn) if e.item.sku == sku)
 
 
 async def emit_if_low(uow: UnitOfWork, item: Sku, *, before: int, after: int, reserved: int) -> None:
@@ -76,8 +77,9 @@ async def emit_if_low(uow: UnitOfWork, item: Sku, *, before: int, after: int, re
                                 threshold=item.low_stock_threshold))
 
 
-async def adjustment_history(rt: Runtime, sku: str, limit: int) -> list[asyncpg.Record]:
+async def adjustment_history(rt: Runtime, sku: str | None, limit: int) -> list[asyncpg.Record]:
+    """The audit trail of one item, or (`sku` None) of all of them, newest first."""
     async with rt.pool.acquire() as conn:
-        if sku not in await stock.load_catalog(conn):
+        if sku is not None and sku not in await stock.load_catalog(conn):
             raise UnknownSku(sku)
         return await stock.adjustments(conn, sku, limit)

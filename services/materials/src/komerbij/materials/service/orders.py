@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from komerbij.contracts.events.materials import (
 )
 from komerbij.materials.adapters import orders, stock
 from komerbij.materials.domain.catalog import Sku, physical_quantities
-from komerbij.materials.domain.edition import upcoming_edition
+from komerbij.materials.domain.edition import Edition, upcoming_edition
 from komerbij.materials.domain.orders import (
     IdempotencyConflict,
     KitOrder,
@@ -39,7 +40,7 @@ from komerbij.materials.domain.orders import (
     quota_message,
     window_closed_message,
 )
-from komerbij.materials.service.catalog import emit_if_low
+from komerbij.materials.service.catalog import CatalogEntry, catalog_entries, emit_if_low
 from komerbij.runtime.service import Runtime
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -193,7 +194,45 @@ async def get_order(rt: Runtime, order_id: str) -> KitOrder:
 
 
 async def list_orders(
-    rt: Runtime, *, status: str | None, municipality: str | None, limit: int, offset: int
+    rt: Runtime, *, status: str | None, municipality: str | None, limit: int, offset: int,
+    statuses: Sequence[str] | None = None, wanted_before: date | None = None, sort: orders.Sort = "created",
 ) -> list[KitOrder]:
     async with rt.pool.acquire() as conn:
-        return await orders.search(conn, status=status, municipality=municipality, limit=limit, offset=offset)
+        return await orders.search(conn, status=status, municipality=municipality, limit=limit, offset=offset,
+                                   statuses=statuses, wanted_before=wanted_before, sort=sort)
+
+
+@dataclass(frozen=True)
+class OrderingOverview:
+    """What an organiser sees before ordering: the edition and its window, the catalog with free stock, how much of
+    each item the municipality has used of its quota, and its previous order (whose address fills the form)."""
+
+    edition: Edition
+    window_open: bool
+    entries: list[CatalogEntry]
+    quota_used: dict[str, int]
+    previous: KitOrder | None
+
+    def quota_left(self, entry: CatalogEntry) -> int:
+        return max(entry.item.quota_per_municipality - self.quota_used.get(entry.item.sku, 0), 0)
+
+
+async def ordering_overview(rt: Runtime, *, municipality: str, now: datetime, close_days: int) -> OrderingOverview:
+    today = local_date(now)
+    edition = upcoming_edition(today, close_days)
+    async with rt.pool.acquire() as conn:
+        entries = await catalog_entries(conn)
+        used = await orders.quota_usage(conn, municipality, edition.year)
+        previous = await orders.latest(conn, municipality)
+    return OrderingOverview(edition, edition.window_open(today), entries, used, previous)
+
+
+async def status_history(rt: Runtime, order_id: str) -> dict[str, datetime]:
+    """When the order reached each status it has had (steps from before this was kept have no moment)."""
+    async with rt.pool.acquire() as conn:
+        return await orders.status_changes(conn, uuid.UUID(order_id))
+
+
+async def ordering_municipalities(rt: Runtime) -> list[str]:
+    async with rt.pool.acquire() as conn:
+        return await orders.municipalities(conn)

@@ -24,7 +24,7 @@ COPY_FILL = "#c2410c"  # orange: 5.2:1 on cream
 INK = "#1f1a17"
 GRID = "#8c7f73"  # 3.6:1 on cream
 HALO = "#fff8ee"
-FONT_SIZE = 15
+FONT_SIZE = 16
 _ids = itertools.count(1)
 
 

@@ -8,7 +8,7 @@ The numbers are the API's `/v1/coverage` (the same use case). Reach is an estima
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +20,14 @@ from komerbij.media.domain.coverage import CampaignPeriod, campaign_period
 from komerbij.media.domain.mentions import MEDIA, SCOPES
 from komerbij.media.entrypoints.pages.charts import Bar, bar_chart, day_chart, days_of
 from komerbij.media.entrypoints.pages.forms import fail, parse_day
-from komerbij.media.entrypoints.pages.rendering import AMSTERDAM, COMMS, MEDIUM_LABELS, SCOPE_LABELS, pages
+from komerbij.media.entrypoints.pages.rendering import (
+    AMSTERDAM,
+    COMMS,
+    MEDIUM_LABELS,
+    SCOPE_LABELS,
+    pages,
+    short_day,
+)
 from komerbij.media.service import coverage as coverage_service
 from komerbij.runtime import web
 from komerbij.runtime.auth import Principal
@@ -44,8 +51,7 @@ class Breakdown:
     chart: Markup
     note: str = ""
     label_heading: str = "Naam"
-    charted: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    charted: int = 0  # how many rows the chart draws (the largest); the table has them all
 
 
 def _bars(rows: list[dict[str, Any]]) -> list[Bar]:
@@ -70,16 +76,26 @@ def _category(key: str, heading: str, rows: list[dict[str, Any]], what: str, not
     return Breakdown(key, heading, rows, chart, note, label_heading, len(shown))
 
 
+_WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+
+
+def day_label(day: date, with_year: bool) -> str:
+    """"do 1 okt" in a table row: short, with the weekday the comms team plans by."""
+    return f"{_WEEKDAYS[day.weekday()]} {short_day(day)}" + (f" {day.year}" if with_year else "")
+
+
 def breakdowns(report: dict[str, Any], start: date, end: date) -> list[Breakdown]:
-    day_rows = [{**r, "label": dutch_date(date.fromisoformat(r["key"]))} for r in report["by_day"]]
+    with_year = start.year != end.year
+    day_rows = [{**r, "label": day_label(date.fromisoformat(r["key"]), with_year)} for r in report["by_day"]]
     counts = {date.fromisoformat(r["key"]): Bar(r["label"], r["articles"], r["copies"]) for r in day_rows}
-    busiest = sorted(day_rows, key=lambda r: -r["mentions"])[:3]
+    busiest = [{**r, "label": dutch_date(date.fromisoformat(r["key"]))}
+               for r in sorted(day_rows, key=lambda r: -r["mentions"])[:3]]
     description = (f"Van {dutch_date(start)} tot en met {dutch_date(end)}. Drukste dagen: "
                    + ", ".join(f"{r['label']} ({r['mentions']})" for r in busiest) if busiest
                    else "Geen vermeldingen in deze periode.")
     per_day = Breakdown("dag", "Vermeldingen per dag", day_rows,
                         day_chart(days_of(start, end), counts, "Vermeldingen per dag", description),
-                        "De tabel noemt alleen de dagen met vermeldingen.", "Dag")
+                        "De tabel noemt alleen de dagen met vermeldingen.", "Dag", charted=len(day_rows))
     return [
         per_day,
         _category("medium", "Per soort medium", _labelled(report["by_medium"], MEDIUM_LABELS, MEDIA),

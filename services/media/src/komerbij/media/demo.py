@@ -1,17 +1,20 @@
 """Demo data for `make run`: the outlets of the 2021 newsletter and a handful of mentions, loaded once.
 
-Idempotent: outlets are found by name, mentions by their canonical URL, so a restart adds nothing. Mentions go
-through the same use case as real ones, so their events are published too.
+The mentions fall in the week the coverage dashboard opens on (`campaign_period`), so a new comms user sees
+figures at once; one regional piece is taken over by two national sites (syndicated copies). Idempotent: outlets
+are found by name, mentions by their canonical URL, so a restart adds nothing. Mentions go through the same use case
+as real ones, so their events are published too.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from komerbij.media.adapters import store
+from komerbij.media.domain.coverage import campaign_period
 from komerbij.media.service.recording import Candidate, record
 from komerbij.runtime.service import Runtime
 
@@ -30,16 +33,20 @@ OUTLETS = [
 ]
 SOURCE = "demo: eigen schatting programmateam"
 
+BREDA = "Koffie bij de buurtsuper in Breda tijdens Week tegen Eenzaamheid"
+BREDA_LEAD = ("In Breda schuiven bewoners aan voor een bakje koffie bij de buurtsuper. Vrijwilligers schenken in en "
+              "maken een praatje met wie even binnenloopt.")
+# (outlet, title, lead, programme or page, link, hours after noon on the day before the week starts)
 MENTIONS = [
-    ("EenVandaag", "Week tegen Eenzaamheid: ouderen vertellen over eenzaamheid", None, "Uitzending 30 september",
-     "https://eenvandaag.example/week-tegen-eenzaamheid-ouderen", 0),
+    ("EenVandaag", "Week tegen Eenzaamheid: ouderen vertellen over eenzaamheid", None, "Uitzending 18:15",
+     "https://eenvandaag.example/week-tegen-eenzaamheid-ouderen", 6),
     ("Trouw", "Kom erbij: samen eten tegen eenzaamheid in Zwolle", "Dorpsmaaltijd tijdens de Week tegen "
-     "Eenzaamheid brengt buurtgenoten bij elkaar.", "pagina 4", "https://trouw.example/kom-erbij-zwolle", 1),
-    ("BN De Stem", "Koffie bij de buurtsuper in Breda tijdens Week tegen Eenzaamheid",
-     "In Breda schuiven bewoners aan voor een bakje koffie.", "regio, pagina 7",
-     "https://bndestem.example/breda-koffie", 2),
+     "Eenzaamheid brengt buurtgenoten bij elkaar.", "pagina 4", "https://trouw.example/kom-erbij-zwolle", 24),
+    ("BN De Stem", BREDA, BREDA_LEAD, "regio, pagina 7", "https://bndestem.example/breda-koffie", 44),
+    ("Algemeen Dagblad", BREDA, BREDA_LEAD, None, "https://ad.example/breda-koffie", 49),  # copies of BN De Stem's
+    ("De Telegraaf", BREDA, BREDA_LEAD, None, "https://telegraaf.example/breda-koffie", 52),
     ("RTV Oost", "Rollatorwandeling in Enschede: Week tegen Eenzaamheid", None, "Oost Vandaag",
-     "https://rtvoost.example/rollator-enschede", 3),
+     "https://rtvoost.example/rollator-enschede", 78),
 ]
 
 
@@ -47,7 +54,8 @@ async def load(rt: Runtime) -> None:
     if not rt.settings.load_demo_data:
         return
     now = rt.clock.now()
-    start = datetime(now.year, 9, 30, 12, tzinfo=AMS)
+    week = campaign_period(now.astimezone(AMS).date())
+    start = datetime.combine(week.week_start - timedelta(days=1), time(12), AMS)
     async with rt.uow() as uow:
         ids: dict[str, uuid.UUID] = {}
         for values in OUTLETS:
@@ -56,10 +64,10 @@ async def load(rt: Runtime) -> None:
             assert row is not None
             ids[values["name"]] = row["id"]
         created = 0
-        for outlet, title, summary, programme, url, day in MENTIONS:
+        for outlet, title, summary, programme, url, hours in MENTIONS:
             result = await record(uow, Candidate(
                 outlet_id=ids[outlet], outlet_name=outlet, source="manual", title=title, summary=summary or "",
-                programme=programme, url=url, published_at=start + timedelta(days=day),
+                programme=programme, url=url, published_at=min(start + timedelta(hours=hours), now),
             ), now=now, window=timedelta(hours=72))
             created += result.created
     log.info("demo data loaded", extra={"mentions_created": created})

@@ -120,6 +120,7 @@ async def create_partner(request: Request, who: Principal = ADMIN) -> Response:
 
 _PYDANTIC_NL = {"missing": "Vul dit in.", "string_too_short": "Vul dit in.", "string_too_long": "Dit is te lang.",
                 "literal_error": "Kies een van de mogelijkheden.", "enum": "Kies een van de mogelijkheden."}
+_CHOOSE_NL = {"kind": "Kies een soort partner.", "sector": "Kies een sector uit de lijst."}
 _PATTERNS_NL = {"id": "Alleen letters, cijfers en . _ : - (geen spaties).",
                 "municipality": "Vul een gemeente in, of haar CBS-code (GM en 4 cijfers)."}
 
@@ -133,7 +134,8 @@ def _dutch(exc: ValidationError | ProblemError) -> ProblemError:
     errors: dict[str, str] = {}
     for e in exc.errors():
         name = ".".join(str(part) for part in e["loc"])
-        message = _PYDANTIC_NL.get(e["type"]) or _PATTERNS_NL.get(name) or "Dit klopt niet."
+        message = (_CHOOSE_NL.get(name) if e["type"] in ("missing", "literal_error", "enum") else None) or \
+            _PYDANTIC_NL.get(e["type"]) or _PATTERNS_NL.get(name) or "Dit klopt niet."
         errors.setdefault(name, message)
     return field_errors(errors)
 
@@ -312,9 +314,14 @@ async def enable_webhook(partner_id: str, webhook_id: str, request: Request, who
 async def add_subscription(partner_id: str, request: Request, who: Principal = ADMIN) -> Response:
     form = await web.Form.read(request)
     codes, unknown = municipality_codes(form.values.get("municipalities", ""))
+    errors = {}
+    if not form.all("event_types"):  # the use case says so too, but only once the places are right
+        errors["event_types"] = "Kies minstens één soort melding."
+    if unknown:
+        errors["municipalities"] = "Deze gemeente(n) kennen wij niet: " + ", ".join(unknown)
     try:
-        if unknown:
-            raise field_errors({"municipalities": "Deze gemeente(n) kennen wij niet: " + ", ".join(unknown)})
+        if errors:
+            raise field_errors(errors)
         await _guarded(partners.add_subscription(
             runtime_of(request), partner_id, event_types=form.all("event_types"), municipalities=codes,
             provinces=form.all("provinces"), mode=form.values.get("mode", "")))

@@ -83,6 +83,8 @@ def _wanted(form: web.Form) -> tuple[list[preferences.Wanted], dict[str, str]]:
     for i in range(_blocks(form)):
         p = _prefix(i)
         codes, unknown = municipality_codes(form.values.get(p + "municipalities", ""))
+        if not form.all(p + "event_types"):  # the use case says so too, but then only after the places are right
+            errors[p + "event_types"] = "Kies minstens één soort melding."
         if unknown:
             errors[p + "municipalities"] = ("Deze gemeente kennen wij niet: " if len(unknown) == 1 else
                                             "Deze gemeenten kennen wij niet: ") + ", ".join(unknown)

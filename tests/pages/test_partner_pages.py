@@ -44,7 +44,9 @@ def check_axe(page: Page, name: str) -> None:
         violations = axe_violations(page)
         assert violations == [], (name, width, violations)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} at {width} is {overflow}px wider than the screen"
+        assert overflow <= 0, f"{name} at {width} is {overflow}px wider than the screen: " + page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth)"
+            ".slice(-5).map(e => e.tagName + '.' + e.className).join(', ')")
         screenshot(page, name, width)
 
 

@@ -41,6 +41,8 @@ class ActivityEvent(Event):
     owner_municipality: str | None = None
     owner_partner_id: str | None = None
     url: str | None = None
+    # Places for participants; None: no limit (or an event from before this field). The dashboard's fill rate.
+    capacity: int | None = None
 
 
 class ActivitySubmitted(ActivityEvent):

@@ -40,6 +40,15 @@ MENTIONS = [
      "https://bndestem.example/breda-koffie", 2),
     ("RTV Oost", "Rollatorwandeling in Enschede: Week tegen Eenzaamheid", None, "Oost Vandaag",
      "https://rtvoost.example/rollator-enschede", 3),
+    ("Algemeen Dagblad", "Samen koken in Amsterdam tijdens de Week tegen Eenzaamheid",
+     "In de buurtkamer aan de Lindengracht schuiven bewoners aan voor een maaltijd.", None,
+     "https://ad.example/amsterdam-samen-koken", 2),
+]
+# Days before now: coverage that looks ahead to the next week (the dashboard shows it with that edition).
+RECENT = [
+    ("Trouw", "Amsterdam zoekt gastvrouwen en gastheren voor de Week tegen Eenzaamheid",
+     "Kom erbij: de gemeente Amsterdam bereidt de volgende week al voor.", "pagina 3",
+     "https://trouw.example/amsterdam-vooruitblik", 3),
 ]
 
 
@@ -56,10 +65,12 @@ async def load(rt: Runtime) -> None:
             assert row is not None
             ids[values["name"]] = row["id"]
         created = 0
-        for outlet, title, summary, programme, url, day in MENTIONS:
+        dated = [(*m[:5], start + timedelta(days=m[5])) for m in MENTIONS]
+        dated += [(*m[:5], now - timedelta(days=m[5])) for m in RECENT]
+        for outlet, title, summary, programme, url, published_at in dated:
             result = await record(uow, Candidate(
                 outlet_id=ids[outlet], outlet_name=outlet, source="manual", title=title, summary=summary or "",
-                programme=programme, url=url, published_at=start + timedelta(days=day),
+                programme=programme, url=url, published_at=published_at,
             ), now=now, window=timedelta(hours=72))
             created += result.created
     log.info("demo data loaded", extra={"mentions_created": created})

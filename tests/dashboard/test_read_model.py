@@ -29,7 +29,7 @@ from komerbij.dashboard.app import build_spec
 from komerbij.dashboard.entrypoints import metrics
 from komerbij.dashboard.service.rebuild import GroupActive, rebuild
 
-from .script import Script, new_id
+from .script import Script, fixed_events
 
 TOPICS = ["materials.orders", "media.mentions", "registration.activities", "registration.signups"]
 COMMS = auth("comms")
@@ -39,63 +39,6 @@ COMMS = auth("comms")
 async def dashboard(env: dict[str, str], group: str) -> AsyncIterator[RunningService]:
     async with running(build_spec(group), env) as svc:
         yield svc
-
-
-def fixed_events(s: Script) -> dict[str, str]:
-    """Amsterdam (GM0363), Rotterdam (GM0599) and Den Haag (GM0518) in edition `s.edition`; returns ids by name."""
-    ids = {name: new_id() for name in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "S1", "S2", "S3", "S4", "S5", "S6",
-                                       "S7", "S8", "O1", "O2", "O3", "O4", "O5", "M1", "M2", "M3", "M4", "M5")}
-    act, sig, order, mention = s.activity, s.signup, s.order, s.mention
-    # Activities: published with a limit (A1), without one (A2), cancelled (A3), waiting (A4), rejected (A5);
-    # Rotterdam's A6 gets more places; A7 is online and in no municipality.
-    for key, place, category, capacity in (("A1", "GM0363", "eettafel", 10), ("A2", "GM0363", "wandelen_bewegen", None),
-                                           ("A3", "GM0363", "eettafel", 4), ("A4", "GM0363", "muziek", 20),
-                                           ("A5", "GM0363", "creatief", None), ("A6", "GM0599", "koffie_ontmoeting", 8),
-                                           ("A7", None, "online_telefonisch", 50)):
-        s.add(act(reg.ActivitySubmitted, ids[key], place, category, capacity, "submitted"))
-        if key not in ("A4", "A5"):
-            s.add(act(reg.ActivityPublished, ids[key], place, category, capacity, "published"))
-    s.add(act(reg.ActivityRejected, ids["A5"], "GM0363", "creatief", None, "rejected", reason="Geen adres"))
-    s.add(act(reg.ActivityCancelled, ids["A3"], "GM0363", "eettafel", 4, "cancelled"))
-    s.add(act(reg.ActivityUpdated, ids["A6"], "GM0599", "koffie_ontmoeting", 12, "published",
-              changed_fields=["capacity"]))
-    # Sign-ups: A1 fills up (2+3+4), S4 waits, S3 cancels and S4 moves up, S5 waits; one on A2, one on A3 that ends
-    # with it, five people in Rotterdam.
-    for key, size in (("S1", 2), ("S2", 3), ("S3", 4)):
-        s.add(sig(reg.SignupConfirmed, ids[key], ids["A1"], size))
-    s.add(sig(reg.SignupWaitlisted, ids["S4"], ids["A1"], 2, waitlist_position=1))
-    s.add(sig(reg.SignupCancelled, ids["S3"], ids["A1"], 4, reason="participant"))
-    s.add(sig(reg.SignupPromoted, ids["S4"], ids["A1"], 2))
-    s.add(sig(reg.SignupWaitlisted, ids["S5"], ids["A1"], 4, waitlist_position=1))
-    s.add(sig(reg.SignupConfirmed, ids["S6"], ids["A2"], 1))
-    s.add(sig(reg.SignupConfirmed, ids["S7"], ids["A3"], 2))
-    s.add(sig(reg.SignupCancelled, ids["S7"], ids["A3"], 2, reason="activity_cancelled"))
-    s.add(sig(reg.SignupConfirmed, ids["S8"], ids["A6"], 5))
-    # Kit orders: delivered (12 items), confirmed (5), rejected (3) in Amsterdam; cancelled in Rotterdam; Den Haag
-    # takes part with one confirmed order.
-    o1 = (2, 10)
-    for cls, status in ((mat.OrderPlaced, "placed"), (mat.OrderConfirmed, "confirmed"), (mat.OrderPicking, "picking")):
-        s.add(order(cls, ids["O1"], "GM0363", status, o1))
-    s.add(order(mat.OrderShipped, ids["O1"], "GM0363", "shipped", o1, carrier="PostNL", tracking_code="3S123"))
-    s.add(order(mat.OrderDelivered, ids["O1"], "GM0363", "delivered", o1))
-    s.add(order(mat.OrderPlaced, ids["O2"], "GM0363", "placed", (5,)))
-    s.add(order(mat.OrderPlaced, ids["O3"], "GM0363", "placed", (3,)))
-    s.add(order(mat.OrderRejected, ids["O3"], "GM0363", "rejected", (3,), reason="quota_exceeded"))
-    s.add(order(mat.OrderPlaced, ids["O4"], "GM0599", "placed", (7,)))
-    s.add(order(mat.OrderConfirmed, ids["O4"], "GM0599", "confirmed", (7,)))
-    s.add(order(mat.OrderCancelled, ids["O4"], "GM0599", "cancelled", (7,)))
-    s.add(order(mat.OrderPlaced, ids["O5"], "GM0518", "placed", (1,)))
-    s.add(order(mat.OrderConfirmed, ids["O5"], "GM0518", "confirmed", (1,)))
-    # Mentions: an article and its copy (also naming Rotterdam), one whose places and reach are corrected, one that
-    # is deleted, and one in late November that belongs to the next edition.
-    s.add(mention(med.MentionRecorded, ids["M1"], (9, 28), ["GM0363"], 1000))
-    s.add(mention(med.MentionRecorded, ids["M2"], (9, 29), ["GM0363", "GM0599"], 500, original_id=ids["M1"]))
-    s.add(mention(med.MentionRecorded, ids["M3"], (10, 2), ["GM0363"], None))
-    s.add(mention(med.MentionUpdated, ids["M3"], (10, 2), ["GM0363", "GM0518"], 200, sentiment="positive"))
-    s.add(mention(med.MentionRecorded, ids["M4"], (10, 3), ["GM0363"], 50))
-    s.add(mention(med.MentionFeatured, ids["M4"], (10, 3), ["GM0363"], 50, featured=False, deleted=True))
-    s.add(mention(med.MentionRecorded, ids["M5"], (11, 30), ["GM0599"], 75))
-    return ids
 
 
 def duplicates_and_late_events(s: Script, ids: dict[str, str]) -> None:

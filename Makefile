@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications
+PACKAGES := contracts runtime devtools services/registration services/materials services/media services/notifications services/dashboard
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-bootstrap.txt $(addsuffix /pyproject.toml,$(PACKAGES)) | sha1sum | cut -c1-12)
 # The pages' CSS, fonts and htmx (package.json, exact versions, no lock file) built into the runtime's static folder
 VENDOR := runtime/src/komerbij/runtime/web/static/vendor

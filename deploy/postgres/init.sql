@@ -3,3 +3,4 @@ CREATE DATABASE komerbij_registration;
 CREATE DATABASE komerbij_materials;
 CREATE DATABASE komerbij_media;
 CREATE DATABASE komerbij_notifications;
+CREATE DATABASE komerbij_dashboard;

@@ -68,7 +68,7 @@ def test_alert_jobs_are_the_service_names_the_pod_monitors_give(prod: list[Doc])
     """The rules select `job=~"registration|..."`; a PodMonitor's job would be `<namespace>/<name>` without
     jobLabel, so every alert on `up` would stay silent."""
     alerts = (ROOT / "deploy/prometheus/alerts.yml").read_text()
-    assert 'job=~"registration|materials|media|notifications"' in alerts
+    assert 'job=~"registration|materials|media|notifications|dashboard"' in alerts
     for service in gen.SERVICES:
         monitor = named(prod, "PodMonitor", service)
         label = monitor["spec"]["jobLabel"]

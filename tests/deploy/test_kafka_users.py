@@ -191,6 +191,8 @@ async def _consume(bootstrap: str, topic: str, group: str) -> None:
         await consumer.start()
         consumer.subscribe([topic])
         await consumer.getmany(timeout_ms=3000)
+        if not consumer.assignment():  # a topic it may not even describe: the broker showed it no partition
+            raise TopicAuthorizationFailedError(f"no partition of {topic} assigned")
         await consumer.commit({tp: await consumer.position(tp) for tp in consumer.assignment()})
     finally:
         await consumer.stop()

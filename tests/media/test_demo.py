@@ -18,4 +18,4 @@ async def test_demo_data_loads_once(infra: Infra) -> None:
             mentions = (await svc.client.get("/v1/mentions", headers=auth("comms"))).json()
             outlets = (await svc.client.get("/v1/outlets", headers=auth("comms"))).json()
             counts.append((mentions["total"], outlets["total"]))
-    assert counts == [(4, 8), (4, 8)]
+    assert counts == [(6, 8), (6, 8)]

@@ -74,6 +74,10 @@ BUSINESS_BY_SERVICE = {
         "komerbij_deliveries_total": "counter",  # {channel, status}: one per attempt outcome
         "komerbij_deliveries_current": "gauge",  # {channel, status}: deliveries now in each status
     },
+    "dashboard": {
+        "komerbij_read_model_newest_event_timestamp_seconds": "gauge",  # {topic}: producer's time of the newest
+        "komerbij_read_model_rows": "gauge",  # {table}
+    },
 }
 BUSINESS = {name: kind for names in BUSINESS_BY_SERVICE.values() for name, kind in names.items()}
 

@@ -17,7 +17,7 @@ REQUIRED_ALERTS = {
     "KomerbijDeadLettersGrowing", "KomerbijOutboxStuck", "KomerbijWebhookFailureRatioHigh", "KomerbijFeedFailing",
     "KomerbijStockBelowThreshold",
 }
-SERVICES = {"registration": 8001, "materials": 8002, "media": 8003, "notifications": 8004}
+SERVICES = {"registration": 8001, "materials": 8002, "media": 8003, "notifications": 8004, "dashboard": 8005}
 
 
 def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from support.services import eventually, running, settings_env
 from monitoring.catalog import ALL, BUSINESS_BY_SERVICE, FASTSTREAM, RUNTIME
 from monitoring.naming import naming_problems
 
-SERVICES = ["registration", "materials", "media", "notifications"]
+SERVICES = ["registration", "materials", "media", "notifications", "dashboard"]
 # Problems reported to the platform lead and not fixed yet. A new problem fails the test; a fixed one may go.
 KNOWN_PROBLEMS: dict[str, set[str]] = {}
 

@@ -16,7 +16,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = {s.name: s.port for s in run.SERVICES}
 
 
-def test_compose_has_the_four_services_and_the_infrastructure() -> None:
+def test_compose_has_the_services_of_make_run_and_the_infrastructure() -> None:
     expected = {*SERVICES, "kafka", "kafka-2", "kafka-3", "postgres", "topics", "mailpit", "prometheus", "grafana",
                 "frontdoor", "keycloak"}
     assert set(COMPOSE["services"]) == expected

@@ -1,4 +1,4 @@
-"""The whole system behind a real front door, as people reach it: nginx on a free port, the four services as real
+"""The whole system behind a real front door, as people reach it: nginx on a free port, the five services as real
 processes (each with its own database, Kafka shared), login configured against a Keycloak address.
 
 Keycloak itself is started only by the tests that need it (support.keycloak): the services fetch nothing from the
@@ -23,7 +23,7 @@ from support.kafka import start_group_at_end
 from support.keycloak import KeycloakAddress
 from support.services import ServiceProcess, settings_env
 
-SERVICES = ("registration", "materials", "media", "notifications")
+SERVICES = ("registration", "materials", "media", "notifications", "dashboard")
 SESSION_SECRET = "session-secret-for-komerbij-tests-only"
 
 
@@ -51,6 +51,12 @@ def stack_env(infra: Infra, name: str, keycloak: KeycloakAddress) -> dict[str, s
         group = f"notifications-pages-{uuid.uuid4().hex[:6]}"
         run_sync(start_group_at_end(infra.kafka_bootstrap, group, sorted(t for t, d in TOPICS.items() if d.consumed)))
         env.update(CONSUMER_GROUP=group, SMTP_PORT=str(free_port()), DISPATCH_ENABLED="false")
+    if name == "dashboard":
+        # its own read model from the end of the shared topics: the figures of the page tests' own events
+        group = f"dashboard-pages-{uuid.uuid4().hex[:6]}"
+        topics = ["materials.orders", "media.mentions", "registration.activities", "registration.signups"]
+        run_sync(start_group_at_end(infra.kafka_bootstrap, group, topics))
+        env.update(CONSUMER_GROUP=group)
     return env
 
 

@@ -32,7 +32,7 @@ from pydantic_settings import BaseSettings
 from komerbij.contracts.topics import TOPICS, Topic, dlq_of
 from komerbij.devtools.processes import repo_root
 
-SERVICES = ("registration", "materials", "media", "notifications")
+SERVICES = ("registration", "materials", "media", "notifications", "dashboard")
 NAMESPACE = "komerbij"
 PART_OF = "komerbij"
 KAFKA_CLUSTER = "komerbij"
@@ -63,7 +63,7 @@ UVICORN_GRACEFUL_SECONDS = 30
 GRACE_MARGIN_SECONDS = 25
 # Connections one replica opens at most: the pool, plus one LISTEN connection each for the outbox relay and (in
 # notifications) the dispatcher's wake-up.
-LISTEN_CONNECTIONS = {"registration": 1, "materials": 1, "media": 1, "notifications": 2}
+LISTEN_CONNECTIONS = {"registration": 1, "materials": 1, "media": 1, "notifications": 2, "dashboard": 1}
 # Settings that are secrets: never in a ConfigMap; they come from Secrets (see Deployment env).
 SECRET_SETTINGS = frozenset({"database_url", "jwt_secret", "smtp_username", "smtp_password", "unsubscribe_secret",
                              "unsubscribe_previous_secret", "cancel_link_secret", "session_secret",
@@ -96,6 +96,8 @@ SIZING = {
     "materials": Sizing("250m", "256Mi", "512Mi", 4, "10Gi", "500m"),
     "media": Sizing("250m", "256Mi", "512Mi", 3, "10Gi", "500m"),
     "notifications": Sizing("500m", "256Mi", "512Mi", 3, "20Gi", "1"),
+    # A read model: small rows, counted when a page asks; replicas bounded by the partitions it reads anyway.
+    "dashboard": Sizing("250m", "256Mi", "512Mi", 3, "5Gi", "500m"),
 }
 MIN_REPLICAS = 2
 # Who may reach the internet (80/443), and why: media polls outlets' feeds, notifications calls partners' webhooks.

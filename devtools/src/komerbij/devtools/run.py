@@ -47,6 +47,7 @@ SERVICES = [
     Service("materials", _port("MATERIALS_PORT", 8002)),
     Service("media", _port("MEDIA_PORT", 8003)),
     Service("notifications", _port("NOTIFICATIONS_PORT", 8004)),
+    Service("dashboard", _port("DASHBOARD_PORT", 8005)),
 ]
 
 

@@ -24,6 +24,8 @@ class MentionEvent(Event):
     municipalities: list[str]
     provinces: list[str] = []
     original_id: str | None = None
+    # Estimated reach: the mention's own figure, else its outlet's (None: unknown). An estimate, never ad value.
+    reach: int | None = None
 
 
 class MentionRecorded(MentionEvent):
@@ -39,9 +41,13 @@ class MentionUpdated(MentionEvent):
 
 
 class MentionFeatured(MentionEvent):
+    """Whether the mention is picked for the newsletter. `deleted`: the mention is gone for good (sent for every
+    deleted mention, featured or not, with `featured` false): whoever keeps mentions drops it."""
+
     TYPE: ClassVar[str] = "nl.komerbij.media.mention.featured.v1"
 
     featured: bool
+    deleted: bool = False
 
 
 EVENTS: tuple[type[Event], ...] = (MentionRecorded, MentionUpdated, MentionFeatured)

@@ -41,6 +41,11 @@ class ActivityEvent(Event):
     owner_municipality: str | None = None
     owner_partner_id: str | None = None
     url: str | None = None
+    # Places for participants; None: no limit (or an event from before this field). The dashboard's fill rate.
+    capacity: int | None = None
+    # The activity's moderation status once the change this event announces is made (submitted, published,
+    # rejected, cancelled), so every activity event is a whole picture; None only in events from before this field.
+    status: str | None = None
 
 
 class ActivitySubmitted(ActivityEvent):

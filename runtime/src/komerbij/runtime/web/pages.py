@@ -53,6 +53,7 @@ ROOMS: tuple[Room, ...] = (
     Room("/magazijn", "Magazijn", ("fulfilment",)),
     Room("/media", "Media", ("comms",)),
     Room("/partners", "Partners", ("admin",)),  # the partner register is the programme team's
+    Room("/gemeente", "Cijfers", ("organiser", "moderator", "comms")),  # own municipality, or the national overview
 )
 
 

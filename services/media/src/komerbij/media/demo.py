@@ -47,6 +47,15 @@ MENTIONS = [
     ("De Telegraaf", BREDA, BREDA_LEAD, None, "https://telegraaf.example/breda-koffie", 52),
     ("RTV Oost", "Rollatorwandeling in Enschede: Week tegen Eenzaamheid", None, "Oost Vandaag",
      "https://rtvoost.example/rollator-enschede", 78),
+    ("Algemeen Dagblad", "Samen koken in Amsterdam tijdens de Week tegen Eenzaamheid",
+     "In de buurtkamer aan de Lindengracht schuiven bewoners aan voor een maaltijd.", None,
+     "https://ad.example/amsterdam-samen-koken", 48),
+]
+# Days before now: coverage that looks ahead to the next week (the dashboard shows it with that edition).
+RECENT = [
+    ("Trouw", "Amsterdam zoekt gastvrouwen en gastheren voor de Week tegen Eenzaamheid",
+     "Kom erbij: de gemeente Amsterdam bereidt de volgende week al voor.", "pagina 3",
+     "https://trouw.example/amsterdam-vooruitblik", 3),
 ]
 
 
@@ -64,10 +73,12 @@ async def load(rt: Runtime) -> None:
             assert row is not None
             ids[values["name"]] = row["id"]
         created = 0
-        for outlet, title, summary, programme, url, hours in MENTIONS:
+        dated = [(*m[:5], min(start + timedelta(hours=m[5]), now)) for m in MENTIONS]
+        dated += [(*m[:5], now - timedelta(days=m[5])) for m in RECENT]
+        for outlet, title, summary, programme, url, published_at in dated:
             result = await record(uow, Candidate(
                 outlet_id=ids[outlet], outlet_name=outlet, source="manual", title=title, summary=summary or "",
-                programme=programme, url=url, published_at=min(start + timedelta(hours=hours), now),
+                programme=programme, url=url, published_at=published_at,
             ), now=now, window=timedelta(hours=72))
             created += result.created
     log.info("demo data loaded", extra={"mentions_created": created})

@@ -24,6 +24,7 @@ def mention_event(cls: type[E], row: Row, **extra: Any) -> E:
         "municipalities": list(row["municipalities"]),
         "provinces": provinces_of(list(row["municipalities"]), row["outlet_province"], row["outlet_municipality"]),
         "original_id": str(row["original_id"]) if row["original_id"] else None,
+        "reach": row["effective_reach"],
     }
     if cls is MentionUpdated:
         values.update(sentiment=row["sentiment"], tags=list(row["tags"]), featured=row["featured"])

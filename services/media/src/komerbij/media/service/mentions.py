@@ -75,8 +75,8 @@ async def delete_mention(rt: Runtime, mention_id: uuid.UUID, now: datetime) -> N
             moved = await store.regroup_under(uow.conn, mention_id, heir, now)
             for other in await store.mentions_by_ids(uow.conn, [heir, *moved]):
                 await uow.emit(mention_event(MentionUpdated, other))
-        if row["featured"]:  # the newsletter must drop it too
-            await uow.emit(mention_event(MentionFeatured, row, featured=False))
+        # Whoever keeps mentions must drop it: the newsletter (if it was featured) and the dashboard (always).
+        await uow.emit(mention_event(MentionFeatured, row, featured=False, deleted=True))
         await store.delete_mention(uow.conn, mention_id)
 
 

@@ -33,7 +33,7 @@ def activity_event(cls: type[A], a: Activity, base_url: str, **extra: object) ->
         activity_id=a.id, edition_year=a.edition_year, title=a.title, category=a.category, starts_at=a.starts_at,
         ends_at=a.ends_at, municipality=a.municipality, province=a.province, online=a.online, venue=venue,
         online_url=a.online_url, owner_municipality=a.owner_municipality, owner_partner_id=a.owner_partner,
-        url=activity_url(base_url, a.id), **extra,
+        url=activity_url(base_url, a.id), capacity=a.capacity, status=a.status, **extra,
     )
 
 

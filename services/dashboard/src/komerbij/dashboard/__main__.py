@@ -1,0 +1,3 @@
+from komerbij.dashboard.app import main
+
+main()

@@ -22,9 +22,9 @@ CATEGORIES: dict[str, str] = {
 ORDER_STATUSES: dict[str, str] = {
     "placed": "geplaatst",
     "confirmed": "bevestigd",
-    "picking": "wordt verzameld",
+    "picking": "in behandeling",
     "shipped": "verzonden",
-    "delivered": "afgeleverd",
+    "delivered": "geleverd",
     "rejected": "afgewezen",
     "cancelled": "geannuleerd",
 }

@@ -13,16 +13,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from komerbij.runtime.bodylimit import BodyTooLarge
 from komerbij.runtime.settings import ServiceSettings
 from komerbij.runtime.web import login
 from komerbij.runtime.web.errors import LoginRequired, PageError
 from komerbij.runtime.web.pages import STATIC_PREFIX, render_shared
 from komerbij.runtime.web.session import SessionByScheme
 
-_HTML_TITLES = {404: "Pagina niet gevonden", 405: "Dat kan hier niet", 401: "Niet ingelogd", 403: "Geen toegang"}
+_HTML_TITLES = {404: "Pagina niet gevonden", 405: "Dat kan hier niet", 401: "Niet ingelogd", 403: "Geen toegang",
+                413: "Te groot om te versturen"}
 _HTML_MESSAGES = {
     404: "Deze pagina bestaat niet (meer). Controleer het adres, of begin op de startpagina.",
     405: "Deze pagina kan zo niet worden gebruikt. Begin op de startpagina.",
+    413: "Wat u verstuurde (bijvoorbeeld een bestand) is groter dan deze pagina aanneemt. Ga terug en kies een "
+         "kleiner bestand.",
 }
 
 
@@ -48,6 +52,7 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     login.configure(app, settings)
     app.include_router(login.router)
     json_http_handler: Any = app.exception_handlers.get(StarletteHTTPException)
+    json_too_large_handler: Any = app.exception_handlers.get(BodyTooLarge)
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
@@ -57,6 +62,14 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        """A page's upload over its limit: a Dutch page for the browser (the connection still closes)."""
+        if wants_html(request) or json_too_large_handler is None:
+            return render_shared(request, "error.html", status_code=413, headers=exc.headers,
+                                 title=_HTML_TITLES[413], message=_HTML_MESSAGES[413])
+        return await json_too_large_handler(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from komerbij.contracts.events.media import MentionFeatured, MentionRecorded, MentionUpdated
 from komerbij.media import demo, observability
 from komerbij.media.entrypoints.api import coverage, feeds, mentions, outlets
+from komerbij.media.entrypoints.pages import coverage as coverage_pages
+from komerbij.media.entrypoints.pages import entry as entry_pages
+from komerbij.media.entrypoints.pages import feeds as feed_pages
+from komerbij.media.entrypoints.pages import imports as import_pages
+from komerbij.media.entrypoints.pages import mentions as mention_pages
+from komerbij.media.entrypoints.pages import outlets as outlet_pages
+from komerbij.media.entrypoints.pages import static as static_pages
 from komerbij.media.service.polling import poll_due_feeds
 from komerbij.media.settings import Settings
 from komerbij.runtime.jobs import Job
@@ -19,7 +26,10 @@ SPEC = ServiceSpec(
     description="Media mentions of the week: outlets, feeds, manual and CSV entry, coverage.",
     settings_class=Settings,
     migrations_package="komerbij.media.migrations",
-    routers=[outlets.router, feeds.router, mentions.router, coverage.router],
+    routers=[outlets.router, feeds.router, mentions.router, coverage.router,
+             # pages; /media/vermeldingen/nieuw before /media/vermeldingen/{id}
+             static_pages.router, entry_pages.router, mention_pages.router, import_pages.router,
+             feed_pages.router, outlet_pages.router, coverage_pages.router],
     publishes=[MentionRecorded, MentionUpdated, MentionFeatured],
     jobs=[Job("feed-poll", FEED_POLL_TICK_SECONDS, poll_due_feeds)],
     refreshers=[observability.refresh],

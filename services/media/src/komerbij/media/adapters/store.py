@@ -171,6 +171,12 @@ def _filters(f: dict[str, Any]) -> tuple[str, list[Any]]:
         add("o.scope = ?", f["scope"])
     if f.get("municipality"):
         add("? = ANY(m.municipalities)", f["municipality"])
+    if f.get("province"):
+        # (name, its CBS codes), as domain.places.provinces_of counts: the outlet's region or a place named
+        name, codes = f["province"]
+        args.extend([name, codes])
+        n = len(args)
+        clauses.append(f"(o.province = ${n - 1} OR m.municipalities && ${n}::text[] OR o.municipality = ANY(${n}))")
     if f.get("featured") is not None:
         add("m.featured = ?", f["featured"])
     if f.get("q"):

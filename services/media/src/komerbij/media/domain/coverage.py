@@ -11,12 +11,37 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from komerbij.runtime.reference import municipalities
+from komerbij.runtime.reference import default_week, municipalities
 
 REACH_NOTE = "Schatting: opgeteld bereik volgens de media zelf; geen advertentiewaarde."
+# Coverage of a week starts with the announcements and runs on with the reports afterwards.
+CAMPAIGN_MARGIN = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class CampaignPeriod:
+    year: int
+    week_start: date
+    week_end: date
+
+    @property
+    def start(self) -> date:
+        return self.week_start - CAMPAIGN_MARGIN
+
+    @property
+    def end(self) -> date:
+        return self.week_end + CAMPAIGN_MARGIN
+
+
+def campaign_period(today: date) -> CampaignPeriod:
+    """The week whose coverage matters now: this year's once its run-up has begun, else last year's."""
+    start, end = default_week(today.year)
+    if today < start - CAMPAIGN_MARGIN:
+        return CampaignPeriod(today.year - 1, *default_week(today.year - 1))
+    return CampaignPeriod(today.year, start, end)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from komerbij.media.service.mention_events import mention_event
 from komerbij.media.service.recording import Candidate, record
 from komerbij.media.settings import settings_of
 from komerbij.runtime.http import ProblemError, field_error
-from komerbij.runtime.reference import municipality
+from komerbij.runtime.reference import municipalities, municipality
 from komerbij.runtime.service import Runtime
 
 
@@ -88,9 +88,22 @@ async def get_mention(rt: Runtime, mention_id: uuid.UUID) -> tuple[store.Row, li
         return row, await store.copies_of(conn, [mention_id])
 
 
+async def mentions_by_ids(rt: Runtime, ids: list[uuid.UUID]) -> list[store.Row]:
+    """Several mentions at once (what an import kept), newest first."""
+    async with rt.pool.acquire() as conn:
+        rows = await store.mentions_by_ids(conn, ids)
+    return sorted(rows, key=lambda r: (r["published_at"], r["id"]), reverse=True)
+
+
 async def find_mentions(rt: Runtime, filters: dict[str, Any], *, limit: int | None, offset: int = 0
                         ) -> tuple[list[store.Row], dict[uuid.UUID, list[store.Row]], int]:
-    """Matching mentions (originals, unless copies are asked for), with each original's copies."""
+    """Matching mentions (originals, unless copies are asked for), with each original's copies.
+
+    A `province` (its name) matches as coverage counts it: the outlet's region or a place the mention names."""
+    if filters.get("province"):
+        name = filters["province"]
+        codes = sorted(c for c, m in municipalities().items() if m.province == name)
+        filters = {**filters, "province": (name, codes)}
     async with rt.pool.acquire() as conn:
         rows, total = await store.find_mentions(conn, filters, limit=limit, offset=offset)
         copies: dict[uuid.UUID, list[store.Row]] = {r["id"]: [] for r in rows}

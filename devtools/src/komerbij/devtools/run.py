@@ -142,7 +142,8 @@ class System:
         if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
             env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")
         if svc.name == "notifications":
-            env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port)})
+            env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port),
+                        "PAGES_BASE_URL": self.front_door.url})  # the links in mails open pages at the front door
         log = open(self.logs / f"{svc.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         return subprocess.Popen([sys.executable, "-m", f"komerbij.{svc.name}"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)

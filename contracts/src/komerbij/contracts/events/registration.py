@@ -67,6 +67,16 @@ class ActivityCancelled(ActivityEvent):
     TYPE: ClassVar[str] = "nl.komerbij.registration.activity.cancelled.v1"
 
 
+ACTIVITY_UID_DOMAIN = "registration.komerbij.nl"
+
+
+def activity_uid(activity_id: str) -> str:
+    """The iCalendar UID of an activity wherever one is written: registration's agenda feed and `.ics`, and the
+    `.ics` that notifications attaches to a participant's confirmation. One UID makes a calendar app keep one event
+    (and update it) rather than two copies."""
+    return f"{activity_id}@{ACTIVITY_UID_DOMAIN}"
+
+
 def cancel_token(secret: str, signup_id: str) -> str:
     """The secret of a participant's cancel link, derived from the sign-up id with a key only registration and
     notifications hold (CANCEL_LINK_SECRET). Part of the contract between them: the events carry the link without

@@ -52,7 +52,7 @@ ROOMS: tuple[Room, ...] = (
     Room("/moderatie", "Moderatie", ("moderator",)),
     Room("/magazijn", "Magazijn", ("fulfilment",)),
     Room("/media", "Media", ("comms",)),
-    Room("/partners", "Partners", ("partner",)),
+    Room("/partners", "Partners", ("admin",)),  # the partner register is the programme team's
 )
 
 

@@ -7,7 +7,8 @@ from komerbij.notifications import demo
 from komerbij.notifications.entrypoints import jobs
 from komerbij.notifications.entrypoints.api import deliveries, partners
 from komerbij.notifications.entrypoints.events import make_event_router
-from komerbij.notifications.entrypoints.pages import unsubscribe
+from komerbij.notifications.entrypoints.pages import partners as partner_pages
+from komerbij.notifications.entrypoints.pages import preferences, unsubscribe
 from komerbij.notifications.settings import Settings
 from komerbij.runtime.service import ServiceSpec, serve
 from komerbij.runtime.settings import load_settings
@@ -22,7 +23,7 @@ def build_spec(consumer_group: str = "notifications", dispatch_interval: float =
         description="Partners and participants told what concerns them, by e-mail or signed webhook.",
         settings_class=Settings,
         migrations_package="komerbij.notifications.migrations",
-        routers=[partners.router, deliveries.router, unsubscribe.router],
+        routers=[partners.router, deliveries.router, unsubscribe.router, preferences.router, partner_pages.router],
         events=make_event_router(consumer_group),
         publishes=[NotificationDelivered, NotificationFailed],
         jobs=jobs.jobs(dispatch_interval, dispatch=dispatch),

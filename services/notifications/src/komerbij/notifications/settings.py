@@ -19,6 +19,10 @@ MIN_UNSUBSCRIBE_SECRET_BYTES = 16  # an HMAC key of 128 bits
 
 class Settings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8004"
+    pages_base_url: str | None = Field(
+        None, description="The front door's address for people: every link in a mail (activity, order, mention, "
+        "preferences page) starts with it; unset, PUBLIC_BASE_URL (one address for everything, as behind an ingress)"
+    )
     consumer_group: str = Field("notifications", description="Kafka consumer group of the event handlers")
     smtp_host: str = Field("127.0.0.1", description="SMTP server (make run: the local catcher)")
     smtp_port: int = Field(1025, ge=1, le=65535, description="SMTP port (make run: the local catcher)")
@@ -124,6 +128,10 @@ class Settings(ServiceSettings):
         """Oldest first: the last one signs, all of them verify (and recognise erased addresses)."""
         previous = (self.unsubscribe_previous_secret,) if self.unsubscribe_previous_secret else ()
         return (*previous, self.signing_secret)
+
+    @property
+    def pages_base(self) -> str:
+        return (self.pages_base_url or self.public_base_url).rstrip("/")
 
     @property
     def admin_addresses(self) -> tuple[str, ...]:

@@ -255,13 +255,16 @@ async def open_for_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> l
 
 
 async def list_deliveries(conn: asyncpg.Connection, *, partner: str | None, status: str | None,
-                          channel: str | None, limit: int) -> list[asyncpg.Record]:
+                          channel: str | None, limit: int, since: datetime | None = None,
+                          until: datetime | None = None) -> list[asyncpg.Record]:
+    """Newest first; `since` (inclusive) and `until` (exclusive) bound when the delivery was made."""
     return await conn.fetch(
         f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries d
             WHERE ($1::text IS NULL OR d.partner_id = $1) AND ($2::text IS NULL OR d.status = $2)
               AND ($3::text IS NULL OR d.channel = $3)
+              AND ($5::timestamptz IS NULL OR d.created_at >= $5) AND ($6::timestamptz IS NULL OR d.created_at < $6)
             ORDER BY d.created_at DESC LIMIT $4""",
-        partner, status, channel, limit,
+        partner, status, channel, limit, since, until,
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime
+from email import encoders
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, getaddresses, parseaddr
@@ -17,7 +19,9 @@ from typing import Any
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from komerbij.notifications.adapters.calendar import FILENAME, activity_invite
 from komerbij.notifications.domain.digest import AMSTERDAM
+from komerbij.notifications.domain.links import Links, activity_path, mention_path, order_path
 from komerbij.runtime import reference
 
 _DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
@@ -138,15 +142,45 @@ _UTF8_QP.header_encoding = QP
 _UTF8_QP.body_encoding = QP  # 7-bit clean, so any relay takes it; the default policy chose quoted-printable too
 
 
+# A participant's mails that give them a place (or its new time or place) carry the activity as a calendar file.
+INVITE_STATUSES = frozenset({"confirmed", "promoted", "changed"})
+
+
+def _pages(kind: str, e: dict[str, Any], links: Links | None) -> dict[str, Any]:
+    """The links of the mail's body, each to a page at the front door (None: the mail has none)."""
+    found: dict[str, Any] = {"activity_page": None, "order_page": None, "mention_page": None,
+                             "preferences_url": links.preferences if links else None}
+    if links is None:
+        return found
+    if kind in ("activity", "signup") and e.get("activity_id"):
+        found["activity_page"] = links.page(activity_path(str(e["activity_id"])))
+    elif kind == "order" and e.get("order_id"):
+        found["order_page"] = links.page(order_path(str(e["order_id"])))
+    elif kind == "mention" and e.get("mention_id"):
+        found["mention_page"] = links.page(mention_path(str(e["mention_id"])))
+    return found
+
+
 def compose(*, kind: str, event_name: str, data: dict[str, Any], to: str, greeting_name: str | None,
-            message_id: str, sender: str, unsubscribe_url: str | None, partner: bool) -> Message:
-    """One message with a plain-text and an HTML part; non-transactional mail gets RFC 8058 one-click headers."""
+            message_id: str, sender: str, unsubscribe_url: str | None, partner: bool, links: Links | None = None,
+            stamp: datetime | None = None) -> Message:
+    """One message with a plain-text and an HTML part; non-transactional mail gets RFC 8058 one-click headers.
+
+    `links` makes the body's links (pages at the front door, the contact's preferences page); `stamp` is when the
+    event happened, the DTSTAMP of the calendar file a participant's confirmation carries."""
     subject, context = _subject_and_context(kind, event_name, data, partner=partner)
     template = "signup_partner" if kind == "signup" and partner else kind
+    pages = _pages(kind, data, links)
+    invite = None
+    if kind == "signup" and not partner and context.get("status") in INVITE_STATUSES:
+        invite = activity_invite(data, page_url=pages["activity_page"], stamp=stamp or datetime.now(AMSTERDAM))
     values = {
-        "e": data, "subject": subject, "unsubscribe_url": unsubscribe_url,
-        "greeting": f"Beste {greeting_name}," if greeting_name else "Beste lezer,", **context,
+        "e": data, "subject": subject, "unsubscribe_url": unsubscribe_url, "invite": invite is not None,
+        "greeting": f"Beste {greeting_name}," if greeting_name else "Beste lezer,", **pages, **context,
     }
+    if kind == "digest":
+        values["items"] = [{**item, "page": links.page(item.get("page")) if links else None}
+                           for item in values["items"]]
     text = _env.get_template(f"{template}.txt").render(values)
     html = _env.get_template(f"{template}.html").render(values)
     subject = " ".join(subject.split())  # a line break from event data must not end the header
@@ -156,18 +190,35 @@ def compose(*, kind: str, event_name: str, data: dict[str, Any], to: str, greeti
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     from_, to_ = _ascii_addresses(sender), _ascii_addresses(to)
     if from_ is None or to_ is None:
-        return _compose_smtputf8(headers, text, html)
-    message = MIMEMultipart("alternative")
+        return _compose_smtputf8(headers, text, html, invite)
+    body = MIMEMultipart("alternative")
+    for content, subtype in ((text, "plain"), (html, "html")):
+        part = MIMEText(content, subtype, _UTF8_QP)
+        del part["MIME-Version"]  # the message's own is enough
+        body.attach(part)
+    if invite is None:
+        message: MIMEMultipart = body
+    else:
+        del body["MIME-Version"]
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(_calendar_part(invite))
     for name, value in {**headers, "From": from_, "To": to_}.items():
         if name == "List-Unsubscribe":
             message[name] = _Unfolded(value)  # type: ignore[assignment]
         else:
             message[name] = value if value.isascii() else Header(value, _UTF8_QP, header_name=name)
-    for body, subtype in ((text, "plain"), (html, "html")):
-        part = MIMEText(body, subtype, _UTF8_QP)
-        del part["MIME-Version"]  # the message's own is enough
-        message.attach(part)
     return message
+
+
+def _calendar_part(invite: bytes) -> MIMEBase:
+    """`text/calendar; method=PUBLISH` as an attachment, base64 so the file's CRLF line ends arrive unchanged."""
+    part = MIMEBase("text", "calendar", charset="utf-8", method="PUBLISH", name=FILENAME)
+    del part["MIME-Version"]
+    part.set_payload(invite)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=FILENAME)
+    return part
 
 
 class _Unfolded:
@@ -195,13 +246,16 @@ def _ascii_addresses(value: str) -> str | None:
     return ", ".join(formataddr(pair, charset="utf-8") for pair in pairs)
 
 
-def _compose_smtputf8(headers: dict[str, str], text: str, html: str) -> EmailMessage:
+def _compose_smtputf8(headers: dict[str, str], text: str, html: str, invite: bytes | None) -> EmailMessage:
     """An address that is not ASCII needs SMTPUTF8 and raw UTF-8 in the header: the default policy writes that."""
     message = EmailMessage()
     for name, value in headers.items():
         message[name] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    if invite is not None:
+        message.add_attachment(invite, maintype="text", subtype="calendar", filename=FILENAME,
+                               params={"method": "PUBLISH"})
     return message
 
 

@@ -181,6 +181,14 @@ async def webhooks_succeeded(conn: asyncpg.Connection, webhook_ids: list[uuid.UU
         await conn.execute("UPDATE webhooks SET failing_since = NULL WHERE id = ANY($1::uuid[])", webhook_ids)
 
 
+async def enable_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> bool:
+    """In use again, with a clean slate: its earlier failures no longer count towards disabling it."""
+    result = await conn.execute(
+        "UPDATE webhooks SET disabled_at = NULL, failing_since = NULL WHERE id = $1", webhook_id
+    )
+    return result.endswith(" 1")
+
+
 async def disable_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID, now: datetime) -> bool:
     result = await conn.execute(
         "UPDATE webhooks SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL", webhook_id, now
@@ -198,6 +206,24 @@ async def add_subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID,
     )
 
 
+
+
+async def subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM subscriptions WHERE id = $1", subscription_id)
+
+
+async def update_subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID, event_types: list[str],
+                              municipalities: list[str], provinces: list[str], mode: str) -> None:
+    await conn.execute(
+        """UPDATE subscriptions SET event_types = $2, municipalities = $3, provinces = $4, mode = $5
+           WHERE id = $1""",
+        subscription_id, event_types, municipalities, provinces, mode,
+    )
+
+
+async def delete_subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID) -> bool:
+    result = await conn.execute("DELETE FROM subscriptions WHERE id = $1", subscription_id)
+    return result.endswith(" 1")
 
 
 async def subscriptions_for_any(conn: asyncpg.Connection, event_types: list[str]) -> list[asyncpg.Record]:

@@ -14,6 +14,7 @@ Sector = Literal[
 Mode = Literal["immediate", "digest"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SECTORS: tuple[str, ...] = get_args(Sector)
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class PartnerRuleError(ValueError):

@@ -52,18 +52,19 @@ def webhook_headers(secret: str, message_id: str, timestamp: int, body: bytes) -
 
 
 UNSUBSCRIBE_SALT = "komerbij.notifications.unsubscribe"
+# The link to a contact's preferences page: the same key, another salt, so neither token opens the other's door.
+PREFERENCES_SALT = "komerbij.notifications.preferences"
 Keys = str | Sequence[str]  # one key, or the keys in use with the newest last (it signs; all verify)
 
 
-def _serializer(keys: Keys, now: float | None) -> URLSafeTimedSerializer:
+def _serializer(keys: Keys, now: float | None, salt: str = UNSUBSCRIBE_SALT) -> URLSafeTimedSerializer:
     at = time.time() if now is None else now
 
     class _Clocked(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(at)
 
-    return URLSafeTimedSerializer(keys if isinstance(keys, str) else list(keys), salt=UNSUBSCRIBE_SALT,
-                                  signer=_Clocked)
+    return URLSafeTimedSerializer(keys if isinstance(keys, str) else list(keys), salt=salt, signer=_Clocked)
 
 
 def unsubscribe_token(keys: Keys, contact_id: str, *, now: float | None = None) -> str:
@@ -76,6 +77,22 @@ def contact_of_token(keys: Keys, token: str, *, max_age: timedelta | None = None
     """The contact id a valid, unexpired token names, or None for a forged, mangled or expired one."""
     try:
         found = _serializer(keys, now).loads(token, max_age=max_age.total_seconds() if max_age else None)
+    except BadData:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def preferences_token(keys: Keys, contact_id: str, *, now: float | None = None) -> str:
+    """Opens the contact's preferences page (`/voorkeuren/{token}`); signed like the unsubscribe token."""
+    return _serializer(keys, now, PREFERENCES_SALT).dumps(contact_id)
+
+
+def contact_of_preferences_token(keys: Keys, token: str, *, max_age: timedelta | None = None,
+                                 now: float | None = None) -> str | None:
+    """The contact a valid, unexpired preferences token names; None for anything else (an unsubscribe token too)."""
+    try:
+        found = _serializer(keys, now, PREFERENCES_SALT).loads(token,
+                                                               max_age=max_age.total_seconds() if max_age else None)
     except BadData:
         return None
     return found if isinstance(found, str) else None

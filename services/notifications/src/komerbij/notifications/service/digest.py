@@ -7,17 +7,20 @@ from datetime import datetime
 from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.adapters.mail import DIGEST_LABELS
 from komerbij.notifications.domain.digest import digest_event_id, due_digest_day
+from komerbij.notifications.domain.links import page_of
 from komerbij.notifications.service.routing import MESSAGE_DOMAIN
 from komerbij.notifications.settings import settings_of
 from komerbij.runtime.service import Runtime
 
 
 def _item(event_type: str, data: dict[str, object]) -> dict[str, object]:
-    """Only what the list shows: no participant names in a digest."""
+    """Only what the list shows: no participant names in a digest. `page` is the path of the item's page (the mail
+    puts the front door's address before it)."""
     return {
         "label": DIGEST_LABELS.get(event_type, event_type),
         "title": data.get("title") or data.get("activity_title") or "",
         "when": data.get("starts_at") or data.get("published_at"),
+        "page": page_of(data),
     }
 
 

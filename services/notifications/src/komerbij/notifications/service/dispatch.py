@@ -46,9 +46,10 @@ from komerbij.notifications.adapters.mail import (
     SomeRecipientsRefused,
     compose,
 )
+from komerbij.notifications.domain.links import Links
 from komerbij.notifications.domain.retries import deferral_delay, retry_delay
 from komerbij.notifications.domain.routing import participant_view, partner_view
-from komerbij.notifications.domain.signatures import unsubscribe_token, webhook_headers
+from komerbij.notifications.domain.signatures import preferences_token, unsubscribe_token, webhook_headers
 from komerbij.notifications.settings import Settings
 from komerbij.runtime import logs
 from komerbij.runtime.outbound import OutboundPolicy
@@ -205,13 +206,18 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
     greeting: str | None = None
     recipients: list[str] | None = None  # the envelope's, when not every address in To
     addressed = 1  # how many the mail is for
+    links = Links(d.settings.pages_base)
     if row["contact_id"] is not None:
         contact = contacts.get(row["contact_id"])
         if contact is None or (contact["unsubscribed_at"] is not None and not row["transactional"]):
             return _Result("skipped", error="recipient unsubscribed or erased")
         to, greeting = contact["email"], contact["name"]
+        signed_at = d.clock().timestamp()
+        # Every mail to a partner's contact leads to their preferences page; the one-click link stays as it was.
+        links = Links(d.settings.pages_base, preferences_token(d.settings.signing_secret, str(contact["id"]),
+                                                               now=signed_at))
         if not row["transactional"]:
-            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]), now=d.clock().timestamp())
+            token = unsubscribe_token(d.settings.signing_secret, str(contact["id"]), now=signed_at)
             unsubscribe_url = f"{d.settings.public_base_url.rstrip('/')}/unsubscribe/{token}"
     elif row["recipient"] == "admins":
         if not d.settings.admin_addresses:
@@ -233,7 +239,7 @@ def _prepare_mail(d: Dispatcher, mail: MailSession, row: asyncpg.Record, notice:
     message = compose(
         kind=row["kind"], event_name=notice["event_type"], data=data, to=to, greeting_name=greeting,
         message_id=row["message_id"], sender=d.settings.mail_from, unsubscribe_url=unsubscribe_url,
-        partner=not row["transactional"],
+        partner=not row["transactional"], links=links, stamp=notice["occurred_at"],
     )
 
     async def send() -> _Result:

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 from typing import Any
 
-from komerbij.notifications.adapters import deliveries, partners
+from komerbij.notifications.adapters import deliveries, partners, webhooks
 from komerbij.notifications.domain.partners import (
+    MODES,
     Conflict,
     NotFound,
+    PartnerRuleError,
     check_email,
     check_partner,
     check_subscription,
 )
-from komerbij.notifications.domain.signatures import secret_key
+from komerbij.notifications.domain.signatures import secret_key, webhook_headers
 from komerbij.notifications.service.privacy import address_hashes
 from komerbij.notifications.settings import settings_of
 from komerbij.runtime import reference
 from komerbij.runtime.http import field_error
 from komerbij.runtime.service import Runtime
 
+# Paths of the admin pages under /partners/: a partner with such an id would hide behind the page.
+RESERVED_IDS = frozenset({"bezorgingen", "nieuw"})
+# The type of the signed payload "send a test event" posts to a webhook (not an event of any topic).
+TEST_EVENT_TYPE = "nl.komerbij.notifications.test.v1"
+
 
 async def create_partner(rt: Runtime, *, partner_id: str | None, name: str, kind: str, sector: str | None,
                          municipality: str | None) -> str:
+    if partner_id is not None and partner_id.casefold() in RESERVED_IDS:
+        raise PartnerRuleError("id", "dit id is gereserveerd; kies een ander")
     check_partner(kind, sector, municipality, municipality is None or reference.municipality(municipality) is not None)
     partner_id = partner_id or str(uuid.uuid4())
     async with rt.uow() as uow:
@@ -101,25 +112,87 @@ async def add_webhook(rt: Runtime, partner_id: str, *, url: str, secret: str) ->
     return str(webhook_id)
 
 
-async def add_subscription(rt: Runtime, partner_id: str, *, event_types: list[str], municipalities: list[str],
-                           provinces: list[str], mode: str) -> str:
+def checked_subscription(event_types: list[str], municipalities: list[str], provinces: list[str],
+                         mode: str) -> tuple[list[str], list[str], list[str], str]:
+    """What a subscription is stored as (provinces spelt as the reference spells them, no doubles, sorted), or a
+    PartnerRuleError naming the field."""
     canonical = {reference.fold(p): p for p in reference.provinces()}
     provinces = [canonical.get(reference.fold(p), p) for p in provinces]
     check_subscription(event_types, municipalities, provinces, set(reference.municipalities()),
                        set(reference.provinces()))
+    if mode not in MODES:
+        raise PartnerRuleError("mode", "kies direct of een dagelijks overzicht")
+    return sorted(set(event_types)), sorted(set(municipalities)), sorted(set(provinces)), mode
+
+
+async def add_subscription(rt: Runtime, partner_id: str, *, event_types: list[str], municipalities: list[str],
+                           provinces: list[str], mode: str) -> str:
+    checked = checked_subscription(event_types, municipalities, provinces, mode)
     subscription_id = uuid.uuid4()
     async with rt.uow() as uow:
         if await partners.partner(uow.conn, partner_id) is None:
             raise NotFound(partner_id)
-        await partners.add_subscription(uow.conn, subscription_id, partner_id, sorted(set(event_types)),
-                                        sorted(set(municipalities)), sorted(set(provinces)), mode)
+        await partners.add_subscription(uow.conn, subscription_id, partner_id, *checked)
     return str(subscription_id)
 
 
-async def delivery_log(rt: Runtime, *, partner: str | None, status: str | None, channel: str | None,
-                       limit: int) -> list[dict[str, Any]]:
+async def update_subscription(rt: Runtime, partner_id: str, subscription_id: uuid.UUID, *, event_types: list[str],
+                              municipalities: list[str], provinces: list[str], mode: str) -> None:
+    """The partner's subscription as given (what it hears from now on; events already routed are not redone)."""
+    checked = checked_subscription(event_types, municipalities, provinces, mode)
+    async with rt.uow() as uow:
+        found = await partners.subscription(uow.conn, subscription_id)
+        if found is None or found["partner_id"] != partner_id:
+            raise NotFound(str(subscription_id))
+        await partners.update_subscription(uow.conn, subscription_id, *checked)
+
+
+async def delete_subscription(rt: Runtime, partner_id: str, subscription_id: uuid.UUID) -> None:
+    async with rt.uow() as uow:
+        found = await partners.subscription(uow.conn, subscription_id)
+        if found is None or found["partner_id"] != partner_id:
+            raise NotFound(str(subscription_id))
+        await partners.delete_subscription(uow.conn, subscription_id)
+
+
+async def _webhook_of(conn: Any, partner_id: str, webhook_id: uuid.UUID) -> Any:
+    hook = await partners.webhook(conn, webhook_id)
+    if hook is None or hook["partner_id"] != partner_id:
+        raise NotFound(str(webhook_id))
+    return hook
+
+
+async def enable_webhook(rt: Runtime, partner_id: str, webhook_id: uuid.UUID) -> None:
+    """A disabled webhook in use again (after the partner fixed the receiver): new events reach it; what failed
+    while it was off can be sent again from the delivery log."""
+    async with rt.uow() as uow:
+        await _webhook_of(uow.conn, partner_id, webhook_id)
+        await partners.enable_webhook(uow.conn, webhook_id)
+
+
+async def send_test_event(rt: Runtime, partner_id: str, webhook_id: uuid.UUID) -> webhooks.PostResult:
+    """A signed test payload to the webhook, now, through the same guarded client and time limit as every delivery
+    (so an address that is not public is refused here too); the outcome, not recorded as a delivery. A disabled
+    webhook may be tested: that is how to see that its receiver works again before enabling it."""
     async with rt.pool.acquire() as conn:
-        rows = await deliveries.list_deliveries(conn, partner=partner, status=status, channel=channel, limit=limit)
+        hook = await _webhook_of(conn, partner_id, webhook_id)
+    now = rt.clock.now()
+    body = json.dumps(
+        {"id": f"test_{uuid.uuid4().hex}", "type": TEST_EVENT_TYPE, "event": "Test", "time": now.isoformat(),
+         "data": {"partner_id": partner_id, "message": "Testbericht van de Week tegen Eenzaamheid"}},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    ).encode()
+    headers = webhook_headers(hook["secret"], f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body)
+    async with webhooks.client(rt.outbound) as client:
+        return await webhooks.post(client, hook["url"], body, headers, settings_of(rt).webhook_timeout_seconds)
+
+
+async def delivery_log(rt: Runtime, *, partner: str | None, status: str | None, channel: str | None,
+                       limit: int, since: datetime | None = None,
+                       until: datetime | None = None) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        rows = await deliveries.list_deliveries(conn, partner=partner, status=status, channel=channel, limit=limit,
+                                                since=since, until=until)
         attempts = await deliveries.attempts_of(conn, [r["id"] for r in rows])
     by_delivery: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for a in attempts:
@@ -153,5 +226,5 @@ async def retry_delivery(rt: Runtime, delivery_id: uuid.UUID) -> None:
         if row["webhook_id"] is not None:
             hook = await partners.webhook(uow.conn, row["webhook_id"])
             if hook is None or hook["disabled_at"] is not None:
-                raise Conflict("id", "de webhook is uitgeschakeld; registreer hem opnieuw")
+                raise Conflict("id", "de webhook is uitgeschakeld; schakel hem eerst weer in")
         await deliveries.wake_dispatcher(uow.conn)  # sent at commit, so not when refused above

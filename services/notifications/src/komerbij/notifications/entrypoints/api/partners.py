@@ -131,3 +131,44 @@ async def add_subscription(partner_id: str, body: SubscriptionIn, request: Reque
         provinces=body.provinces, mode=body.mode,
     ))
     return Created(id=subscription_id)
+
+
+@router.put("/v1/partners/{partner_id}/subscriptions/{subscription_id}", response_model=Created, tags=["partners"])
+async def replace_subscription(partner_id: str, subscription_id: uuid.UUID, body: SubscriptionIn, request: Request,
+                               _: Principal = ADMIN) -> Created:
+    """What the partner hears from now on through this subscription (events routed before stay as they were)."""
+    await _guard(partners.update_subscription(
+        runtime_of(request), partner_id, subscription_id, event_types=body.event_types,
+        municipalities=body.municipalities, provinces=body.provinces, mode=body.mode,
+    ))
+    return Created(id=str(subscription_id))
+
+
+@router.delete("/v1/partners/{partner_id}/subscriptions/{subscription_id}", status_code=204, tags=["partners"])
+async def delete_subscription(partner_id: str, subscription_id: uuid.UUID, request: Request,
+                              _: Principal = ADMIN) -> Response:
+    await _guard(partners.delete_subscription(runtime_of(request), partner_id, subscription_id))
+    return Response(status_code=204)
+
+
+class TestOutcome(BaseModel):
+    delivered: bool
+    http_status: int | None
+    error: str | None
+
+
+@router.post("/v1/partners/{partner_id}/webhooks/{webhook_id}/test", response_model=TestOutcome,
+             tags=["partners"])
+async def test_webhook(partner_id: str, webhook_id: uuid.UUID, request: Request,
+                       _: Principal = ADMIN) -> TestOutcome:
+    """Posts a signed test payload (type `nl.komerbij.notifications.test.v1`) now and says how it went."""
+    sent = await _guard(partners.send_test_event(runtime_of(request), partner_id, webhook_id))
+    return TestOutcome(delivered=sent.ok, http_status=sent.status, error=sent.error)
+
+
+@router.post("/v1/partners/{partner_id}/webhooks/{webhook_id}/enable", status_code=204, tags=["partners"])
+async def enable_webhook(partner_id: str, webhook_id: uuid.UUID, request: Request,
+                         _: Principal = ADMIN) -> Response:
+    """A disabled webhook gets new events again; its earlier failures no longer count."""
+    await _guard(partners.enable_webhook(runtime_of(request), partner_id, webhook_id))
+    return Response(status_code=204)

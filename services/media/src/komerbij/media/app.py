@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from komerbij.contracts.events.media import MentionFeatured, MentionRecorded, MentionUpdated
+from komerbij.contracts.events.newsletter import NewsletterSent
 from komerbij.media import demo, observability
-from komerbij.media.entrypoints.api import coverage, feeds, mentions, outlets
+from komerbij.media.entrypoints.api import coverage, feeds, mentions, newsletters, outlets
+from komerbij.media.entrypoints.events import make_event_router
 from komerbij.media.entrypoints.pages import coverage as coverage_pages
 from komerbij.media.entrypoints.pages import entry as entry_pages
 from komerbij.media.entrypoints.pages import feeds as feed_pages
 from komerbij.media.entrypoints.pages import imports as import_pages
 from komerbij.media.entrypoints.pages import mentions as mention_pages
+from komerbij.media.entrypoints.pages import newsletters as newsletter_pages
 from komerbij.media.entrypoints.pages import outlets as outlet_pages
 from komerbij.media.entrypoints.pages import static as static_pages
 from komerbij.media.service.polling import poll_due_feeds
@@ -26,11 +29,12 @@ SPEC = ServiceSpec(
     description="Media mentions of the week: outlets, feeds, manual and CSV entry, coverage.",
     settings_class=Settings,
     migrations_package="komerbij.media.migrations",
-    routers=[outlets.router, feeds.router, mentions.router, coverage.router,
+    routers=[outlets.router, feeds.router, mentions.router, coverage.router, newsletters.router,
              # pages; /media/vermeldingen/nieuw before /media/vermeldingen/{id}
              static_pages.router, entry_pages.router, mention_pages.router, import_pages.router,
-             feed_pages.router, outlet_pages.router, coverage_pages.router],
-    publishes=[MentionRecorded, MentionUpdated, MentionFeatured],
+             feed_pages.router, outlet_pages.router, coverage_pages.router, newsletter_pages.router],
+    events=make_event_router("media"),
+    publishes=[MentionRecorded, MentionUpdated, MentionFeatured, NewsletterSent],
     jobs=[Job("feed-poll", FEED_POLL_TICK_SECONDS, poll_due_feeds)],
     refreshers=[observability.refresh],
     on_start=[demo.load],

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from komerbij.media.adapters import store
+from komerbij.media.service import mentions
 from komerbij.media.service.recording import Candidate, record
 from komerbij.runtime.service import Runtime
 
@@ -29,6 +30,8 @@ OUTLETS = [
     {"name": "BN De Stem", "medium": "print", "scope": "regional", "province": "Noord-Brabant", "reach": 90000},
 ]
 SOURCE = "demo: eigen schatting programmateam"
+# Featured for the nieuwsflits: "In de media" of a demo edition over the week has these two.
+FEATURED = ("https://trouw.example/kom-erbij-zwolle", "https://bndestem.example/breda-koffie")
 
 MENTIONS = [
     ("EenVandaag", "Week tegen Eenzaamheid: ouderen vertellen over eenzaamheid", None, "Uitzending 30 september",
@@ -56,10 +59,15 @@ async def load(rt: Runtime) -> None:
             assert row is not None
             ids[values["name"]] = row["id"]
         created = 0
+        featured: list[uuid.UUID] = []
         for outlet, title, summary, programme, url, day in MENTIONS:
             result = await record(uow, Candidate(
                 outlet_id=ids[outlet], outlet_name=outlet, source="manual", title=title, summary=summary or "",
                 programme=programme, url=url, published_at=start + timedelta(days=day),
             ), now=now, window=timedelta(hours=72))
             created += result.created
+            if result.created and url in FEATURED:
+                featured.append(result.id)
+    for mention_id in featured:  # picked for the nieuwsflits, as comms do on a mention's page
+        await mentions.update_mention(rt, mention_id, {"featured": True}, now)
     log.info("demo data loaded", extra={"mentions_created": created})

@@ -191,6 +191,8 @@ async def _consume(bootstrap: str, topic: str, group: str) -> None:
         await consumer.start()
         consumer.subscribe([topic])
         await consumer.getmany(timeout_ms=3000)
+        if not consumer.assignment():  # an unauthorised topic may also show as nothing assigned, not as an error
+            raise KafkaError(f"no partition of {topic} assigned to {group}")
         await consumer.commit({tp: await consumer.position(tp) for tp in consumer.assignment()})
     finally:
         await consumer.stop()

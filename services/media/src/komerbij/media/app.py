@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from komerbij.contracts.events.media import MentionFeatured, MentionRecorded, MentionUpdated
 from komerbij.contracts.events.newsletter import NewsletterSent
 from komerbij.media import demo, observability
@@ -19,6 +21,7 @@ from komerbij.media.service.polling import poll_due_feeds
 from komerbij.media.settings import Settings
 from komerbij.runtime.jobs import Job
 from komerbij.runtime.service import ServiceSpec, serve
+from komerbij.runtime.settings import load_settings
 
 # How often the scheduler looks for due feeds; each feed keeps its own interval and backoff.
 FEED_POLL_TICK_SECONDS = 30.0
@@ -43,4 +46,6 @@ SPEC = ServiceSpec(
 
 
 def main() -> None:
-    serve(SPEC)
+    settings = load_settings(Settings)
+    assert SPEC.events is not None
+    serve(dataclasses.replace(SPEC, events=SPEC.events.with_consumer(settings.consumer_group)))

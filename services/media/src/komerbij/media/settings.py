@@ -19,6 +19,8 @@ class Settings(ServiceSettings):
         None, description="The front door's address for people: the nieuwsflits links to its archive page and to "
         "activities with it; unset, PUBLIC_BASE_URL"
     )
+    consumer_group: str = Field("media", description="Kafka consumer group of the event handlers (the agenda and "
+                                "the nieuwsflits' delivery progress)")
     media_campaign_terms: str = Field(
         "|".join(DEFAULT_TERMS), description="Campaign terms that make a feed item relevant, separated by |"
     )

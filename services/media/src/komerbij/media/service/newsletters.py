@@ -150,6 +150,8 @@ async def _content(conn: asyncpg.Connection, rt: Runtime, row: asyncpg.Record) -
     bounds = _period_bounds(row)
     mentions = await store.featured_mentions(conn, *bounds, MAX_MENTIONS) if bounds else []
     picked = await store.activities(conn, list(row["activity_ids"])) if row["activity_ids"] else {}
+    # Readers get the activity's page at the front door (its address plan), not the `url` registration's events carry
+    # (that is its API's).
     activities = [picked[i] for i in row["activity_ids"] if i in picked and picked[i]["status"] == "published"]
     base = settings_of(rt).pages_base
     return {
@@ -159,7 +161,7 @@ async def _content(conn: asyncpg.Connection, rt: Runtime, row: asyncpg.Record) -
                       "title": m["title"], "url": m["url"]} for m in mentions],
         "activities": [{"activity_id": a["activity_id"], "title": a["title"], "starts_at": a["starts_at"],
                         "place": a["place"],
-                        "url": a["url"] or f"{base}/agenda/{a['activity_id']}"} for a in activities],
+                        "url": f"{base}/agenda/{a['activity_id']}"} for a in activities],
         "dates": sorted(row["dates"], key=lambda d: d["day"]),
         "sent_at": row["sent_at"], "archive_url": None,
     }

@@ -20,6 +20,7 @@ from komerbij.media.service import newsletters
 from komerbij.runtime import web
 from komerbij.runtime.auth import Principal
 from komerbij.runtime.http import ProblemError
+from komerbij.runtime.reference import default_week
 from komerbij.runtime.service import runtime_of
 
 router = web.page_router()
@@ -95,19 +96,14 @@ def _read(form: web.Form) -> dict[str, Any]:
 
 
 def _fail(form: web.Form, error: ProblemError | ValidationError) -> web.Form:
-    """Messages at their inputs: `sections.1.heading` is an input of its own; an activity's at the group."""
-    problem = dutch_problem(error, _MISSING) if isinstance(error, ValidationError) else error
-    for entry in problem.errors or []:
-        name = entry["field"]
-        if name.startswith(("sections.", "dates.")) and name.count(".") == 2:
-            form.errors.setdefault(name, entry["message"])
-    return fail(form, problem)
+    """Messages at their inputs (`sections.1.heading` is an input of its own; an activity's goes to its group)."""
+    return fail(form, error, missing=_MISSING)
 
 
 async def _compose_page(request: Request, form: web.Form, row: Any | None, status_code: int = 200) -> HTMLResponse:
     rt = runtime_of(request)
     agenda = await newsletters.agenda(rt, rt.clock.now())
-    sections = max(len([k for k in form.values if k.endswith(".heading") and k.startswith("sections.")]), 0)
+    sections = len([k for k in form.values if k.endswith(".heading") and k.startswith("sections.")])
     dates = len([k for k in form.values if k.endswith(".label") and k.startswith("dates.")])
     return pages.render(
         request, "newsletter_compose.html", status_code=status_code, form=form, edition=row,
@@ -147,7 +143,10 @@ async def editions_page(request: Request, who: Principal = COMMS) -> HTMLRespons
 
 @router.get("/media/nieuwsflits/nieuw", response_class=HTMLResponse)
 async def compose_form(request: Request, who: Principal = COMMS) -> HTMLResponse:
-    return await _compose_page(request, web.Form(), None)
+    """"In de media" starts as this year's week (its mentions are what a nieuwsflits around it shows)."""
+    start, end = default_week(runtime_of(request).clock.now().year)
+    return await _compose_page(request, web.Form(values={"period_from": start.isoformat(),
+                                                         "period_to": end.isoformat()}), None)
 
 
 @router.post("/media/nieuwsflits/nieuw", response_class=HTMLResponse)

@@ -81,9 +81,10 @@ async def report(rt: Runtime, now: datetime) -> int:
                       "failed": by_status.get("failed", 0), "skipped": by_status.get("skipped", 0)}
             if counts == edition["reported"]:
                 continue
-            done = counts["sent"] + counts["failed"] + counts["skipped"]
-            finished = now if done >= counts["total"] and not await newsletters.waiting(
-                uow.conn, edition["edition_id"]) else None
+            # Finished when nobody waits and no mail is open (a contact erased meanwhile never gets one: it is
+            # neither sent nor failed, so the counts alone would never add up to the total).
+            open_ = sum(by_status.get(status, 0) for status in ("pending", "sending", "retrying"))
+            finished = now if not open_ and not await newsletters.waiting(uow.conn, edition["edition_id"]) else None
             await newsletters.reported(uow.conn, edition["edition_id"], counts, finished)
             await uow.emit(NewsletterProgress(edition_id=edition["edition_id"], at=now, **counts))
             sent += 1

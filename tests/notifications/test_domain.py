@@ -193,8 +193,9 @@ def test_a_recipient_address_that_is_not_ascii_is_written_as_utf_8_for_smtputf8(
 def test_a_consumer_only_replica_has_no_dispatcher_but_keeps_its_other_jobs() -> None:
     from komerbij.notifications.app import build_spec
 
-    assert [j.name for j in build_spec().jobs] == ["dispatch", "digest", "privacy-purge"]
-    assert [j.name for j in build_spec(dispatch=False).jobs] == ["digest", "privacy-purge"]
+    newsletter = ["newsletter-pace", "newsletter-progress"]  # they make deliveries and report; they send nothing
+    assert [j.name for j in build_spec().jobs] == ["dispatch", "digest", "privacy-purge", *newsletter]
+    assert [j.name for j in build_spec(dispatch=False).jobs] == ["digest", "privacy-purge", *newsletter]
     env = {"DATABASE_URL": "postgresql://x/y", "KAFKA_BOOTSTRAP_SERVERS": "k:9092", "JWT_SECRET": "s",
            "UNSUBSCRIBE_SECRET": "u", "DISPATCH_ENABLED": "false"}
     assert Settings(**{k.lower(): v for k, v in env.items()}).dispatch_enabled is False

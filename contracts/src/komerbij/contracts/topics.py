@@ -34,6 +34,9 @@ MATERIALS_ORDERS = Topic("materials.orders", "order_id", 3, 90 * DAY_MS, persona
 MATERIALS_STOCK = Topic("materials.stock", "sku", 1, 400 * DAY_MS)
 MEDIA_MENTIONS = Topic("media.mentions", "mention_id", 3, 400 * DAY_MS)
 NOTIFICATIONS_DELIVERIES = Topic("notifications.deliveries", "delivery_id", 3, 90 * DAY_MS, consumed=False)
+# The nieuwsflits: editions as sent (public content, kept as long as the archive matters) and delivery progress.
+MEDIA_NEWSLETTERS = Topic("media.newsletters", "edition_id", 1, 400 * DAY_MS)
+NOTIFICATIONS_NEWSLETTERS = Topic("notifications.newsletters", "edition_id", 1, 30 * DAY_MS)
 
 _MAIN = (
     REGISTRATION_ACTIVITIES,
@@ -42,6 +45,8 @@ _MAIN = (
     MATERIALS_STOCK,
     MEDIA_MENTIONS,
     NOTIFICATIONS_DELIVERIES,
+    MEDIA_NEWSLETTERS,
+    NOTIFICATIONS_NEWSLETTERS,
 )
 
 

@@ -142,6 +142,8 @@ class System:
         }
         if svc.name in ("registration", "notifications"):  # one makes the cancel links' tokens, one mails them
             env["CANCEL_LINK_SECRET"] = os.environ.get("CANCEL_LINK_SECRET", "komerbij-local-cancel-links-not-for-prod")
+        if svc.name == "media":  # the nieuwsflits links to its archive page at the front door
+            env["PAGES_BASE_URL"] = self.front_door.url
         if svc.name == "notifications":
             env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port),
                         "PAGES_BASE_URL": self.front_door.url})  # the links in mails open pages at the front door

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from komerbij.contracts.events import materials, media, notifications, registration
+from komerbij.contracts.events import materials, media, newsletter, notifications, registration
 from komerbij.contracts.events.base import Event
 
-ALL_EVENTS: tuple[type[Event], ...] = registration.EVENTS + materials.EVENTS + media.EVENTS + notifications.EVENTS
+ALL_EVENTS: tuple[type[Event], ...] = (
+    registration.EVENTS + materials.EVENTS + media.EVENTS + notifications.EVENTS
+    + newsletter.EVENTS
+)
 EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in ALL_EVENTS}
 BY_NAME: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}
 

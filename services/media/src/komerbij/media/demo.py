@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from komerbij.media.adapters import store
 from komerbij.media.domain.coverage import campaign_period
+from komerbij.media.service import mentions
 from komerbij.media.service.recording import Candidate, record
 from komerbij.runtime.service import Runtime
 
@@ -32,6 +33,8 @@ OUTLETS = [
     {"name": "BN De Stem", "medium": "print", "scope": "regional", "province": "Noord-Brabant", "reach": 90000},
 ]
 SOURCE = "demo: eigen schatting programmateam"
+# Featured for the nieuwsflits: "In de media" of a demo edition over the week has these two.
+FEATURED = ("https://trouw.example/kom-erbij-zwolle", "https://bndestem.example/breda-koffie")
 
 BREDA = "Koffie bij de buurtsuper in Breda tijdens Week tegen Eenzaamheid"
 BREDA_LEAD = ("In Breda schuiven bewoners aan voor een bakje koffie bij de buurtsuper. Vrijwilligers schenken in en "
@@ -73,6 +76,7 @@ async def load(rt: Runtime) -> None:
             assert row is not None
             ids[values["name"]] = row["id"]
         created = 0
+        featured: list[uuid.UUID] = []
         dated = [(*m[:5], min(start + timedelta(hours=m[5]), now)) for m in MENTIONS]
         dated += [(*m[:5], now - timedelta(days=m[5])) for m in RECENT]
         for outlet, title, summary, programme, url, published_at in dated:
@@ -81,4 +85,8 @@ async def load(rt: Runtime) -> None:
                 programme=programme, url=url, published_at=published_at,
             ), now=now, window=timedelta(hours=72))
             created += result.created
+            if result.created and url in FEATURED:
+                featured.append(result.id)
+    for mention_id in featured:  # picked for the nieuwsflits, as comms do on a mention's page
+        await mentions.update_mention(rt, mention_id, {"featured": True}, now)
     log.info("demo data loaded", extra={"mentions_created": created})

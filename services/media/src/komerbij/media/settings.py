@@ -15,6 +15,12 @@ from komerbij.runtime.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8003"
+    pages_base_url: str | None = Field(
+        None, description="The front door's address for people: the nieuwsflits links to its archive page and to "
+        "activities with it; unset, PUBLIC_BASE_URL"
+    )
+    consumer_group: str = Field("media", description="Kafka consumer group of the event handlers (the agenda and "
+                                "the nieuwsflits' delivery progress)")
     media_campaign_terms: str = Field(
         "|".join(DEFAULT_TERMS), description="Campaign terms that make a feed item relevant, separated by |"
     )
@@ -25,6 +31,10 @@ class Settings(ServiceSettings):
     media_feed_concurrency: int = Field(8, ge=1, description="Feeds fetched at the same time")
     media_feed_min_interval_seconds: int = Field(60, ge=1, description="Shortest polling interval a feed may ask for")
     media_syndication_window_hours: int = Field(72, ge=1, description="How far apart copies of one piece may appear")
+
+    @property
+    def pages_base(self) -> str:
+        return (self.pages_base_url or self.public_base_url).rstrip("/")
 
 
 def settings_of(rt: Runtime) -> Settings:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from komerbij.contracts.events.newsletter import NewsletterProgress
 from komerbij.contracts.events.notifications import NotificationDelivered, NotificationFailed
 from komerbij.notifications import demo
-from komerbij.notifications.entrypoints import jobs
+from komerbij.notifications.entrypoints import jobs, newsletter_jobs
 from komerbij.notifications.entrypoints.api import deliveries, partners
 from komerbij.notifications.entrypoints.events import make_event_router
 from komerbij.notifications.entrypoints.pages import partners as partner_pages
@@ -25,8 +26,8 @@ def build_spec(consumer_group: str = "notifications", dispatch_interval: float =
         migrations_package="komerbij.notifications.migrations",
         routers=[partners.router, deliveries.router, unsubscribe.router, preferences.router, partner_pages.router],
         events=make_event_router(consumer_group),
-        publishes=[NotificationDelivered, NotificationFailed],
-        jobs=jobs.jobs(dispatch_interval, dispatch=dispatch),
+        publishes=[NotificationDelivered, NotificationFailed, NewsletterProgress],
+        jobs=[*jobs.jobs(dispatch_interval, dispatch=dispatch), *newsletter_jobs.jobs()],
         refreshers=[jobs.refresh_delivery_gauge],
         on_start=[jobs.register_metrics, demo.load],
         default_port=8004,

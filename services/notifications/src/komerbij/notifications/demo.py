@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
+
 from komerbij.notifications.adapters import partners
 from komerbij.runtime.service import Runtime
 
@@ -19,6 +21,7 @@ async def load(rt: Runtime) -> None:
         return
     async with rt.uow() as uow:
         conn = uow.conn
+        await _subscribe_to_the_nieuwsflits(conn)
         if not await partners.add_partner(conn, "gm0363", "Gemeente Amsterdam", "municipality", None, "GM0363"):
             return  # loaded before
         await partners.add_partner(conn, "humanitas", "Humanitas", "national_partner", "zorg en welzijn", None)
@@ -39,3 +42,14 @@ async def load(rt: Runtime) -> None:
         for key, partner_id, types, municipalities, provinces, mode in subscriptions:
             await partners.add_subscription(conn, uuid.uuid5(_NS, key), partner_id, types, municipalities,
                                             provinces, mode)
+        await _subscribe_to_the_nieuwsflits(conn)
+
+
+async def _subscribe_to_the_nieuwsflits(conn: asyncpg.Connection) -> None:
+    """Every demo partner reads the nieuwsflits (also in a demo database from before it existed)."""
+    for partner_id in ("gm0363", "humanitas", "coalitie-utrecht"):
+        await conn.execute(
+            """INSERT INTO subscriptions (id, partner_id, event_types, mode)
+               SELECT $1, $2, '{NewsletterSent}', 'immediate' WHERE EXISTS (SELECT 1 FROM partners WHERE id = $2)
+               ON CONFLICT (id) DO NOTHING""",
+            uuid.uuid5(_NS, f"nieuwsflits-{partner_id}"), partner_id)

@@ -75,6 +75,10 @@ class Settings(ServiceSettings):
         120.0, gt=0, description="Lease of a dispatch round's claim, on the database's clock: no send is started that "
         "could not end within it, and a send still unrecorded after it (process killed) is attempted again"
     )
+    newsletter_mails_per_second: float = Field(
+        5.0, gt=0, le=1000, description="Pace of the nieuwsflits over all replicas together: mails handed to the "
+        "SMTP relay per second, on average (at most a second's worth at once); set it to what the relay accepts"
+    )
     contact_retention_days: int = Field(30, ge=1, description="Unsubscribed contacts are erased after this long")
     event_data_retention_days: int = Field(
         14, ge=1, description="Consumed event data (participants' details) is kept this long once delivered"

@@ -130,6 +130,9 @@ def _subject_and_context(kind: str, event_name: str, e: dict[str, Any], *, partn
         return f"Voorraad laag: {e['name']}", {}
     if kind == "digest":
         return f"Dagoverzicht Week tegen Eenzaamheid – {dag(e['day'])}", {"day": e["day"], "items": e["items"]}
+    if kind == "newsletter":
+        number = e.get("number")
+        return f"Nieuwsflits{f' {number}' if number else ''}: {e['title']}", {}
     if kind == "webhook_disabled":
         return "Uw webhook voor meldingen is uitgeschakeld", {}
     raise ValueError(f"no template for kind {kind!r}")

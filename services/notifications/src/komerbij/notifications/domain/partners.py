@@ -74,8 +74,9 @@ def check_email(address: str) -> None:
 
 
 # Events a partner can subscribe to; orders, mail to participants and stock alerts need no subscription.
+# "NewsletterSent" is the nieuwsflits: every subscribed contact gets each edition, whatever the subscription's places.
 SUBSCRIBABLE = ("ActivityPublished", "ActivityCancelled", "MentionRecorded", "SignupConfirmed", "SignupWaitlisted",
-                "SignupPromoted", "SignupCancelled")
+                "SignupPromoted", "SignupCancelled", "NewsletterSent")
 
 
 def check_subscription(event_types: list[str], municipalities: list[str], provinces: list[str],

@@ -20,6 +20,7 @@ from komerbij.contracts.events.materials import (
     StockLow,
 )
 from komerbij.contracts.events.media import MentionRecorded
+from komerbij.contracts.events.newsletter import NewsletterSent
 from komerbij.contracts.events.registration import (
     ActivityCancelled,
     ActivityPublished,
@@ -30,6 +31,7 @@ from komerbij.contracts.events.registration import (
     SignupWaitlisted,
 )
 from komerbij.notifications.adapters.deadletters import redeliver, redelivery_of
+from komerbij.notifications.service.newsletters import take_edition
 from komerbij.notifications.service.routing import record_deliveries_many
 from komerbij.runtime.consumer import EventContext, EventRouter
 
@@ -56,5 +58,15 @@ def make_event_router(group: str) -> EventRouter:
                 await redeliver(conn, *failed, data=event.model_dump(mode="json"), attributes=ctx.attributes,
                                 now=datetime.now(UTC))
         await record_deliveries_many(conn, routed)
+
+    @events.on(NewsletterSent)
+    async def on_newsletter(event: NewsletterSent, ctx: EventContext) -> None:
+        """An edition of the nieuwsflits: its recipients are recorded here, released at the relay's pace by a job."""
+        failed = redelivery_of(ctx.attributes.id)
+        if failed is not None:  # a replayed letter of one failed mail: that mail again, not the whole edition
+            await redeliver(ctx.conn, *failed, data=event.model_dump(mode="json"), attributes=ctx.attributes,
+                            now=datetime.now(UTC))
+            return
+        await take_edition(ctx.conn, event, ctx.attributes, ctx.topic, datetime.now(UTC))
 
     return events

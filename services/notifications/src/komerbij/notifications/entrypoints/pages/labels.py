@@ -14,6 +14,7 @@ EVENTS_NL = {
     "SignupWaitlisted": "Iemand op de wachtlijst van uw eigen activiteit",
     "SignupPromoted": "Iemand van de wachtlijst krijgt een plek",
     "SignupCancelled": "Een aanmelding voor uw eigen activiteit is geannuleerd",
+    "NewsletterSent": "De nieuwsflits, de nieuwsbrief van de Week tegen Eenzaamheid",
 }
 # The delivery log names every event type it may show, not only the ones a partner can subscribe to.
 LOGGED_EVENTS_NL = {

@@ -111,10 +111,13 @@ def _poison(kind: str, subset: float | None = None) -> Case:
 
 
 CASES: list[Case] = [
-    _database_refusing("notifications", subset=20.0),
-    _service_sigkill("notifications", subset=0.0),
+    # make test keeps the two headline faults (a shorter outage); the process and SMTP faults it leaves to
+    # make faults have their own tests in make test (tests/notifications/test_crash.py, test_dispatch_stop.py, the
+    # deferral tests in test_delivery.py).
+    _database_refusing("notifications", subset=10.0),
+    _service_sigkill("notifications"),
     _poison("null-header", subset=0.0),
-    _smtp_down(subset=10.0),
+    _smtp_down(),
     _kafka_sigkill(),
     *(_service_sigkill(n) for n in SERVICES if n != "notifications"),
     *(_service_sigterm(n) for n in SERVICES),

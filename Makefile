@@ -14,12 +14,13 @@ FRONTEND := $(VENDOR)/.installed-$(shell cat package.json | sha1sum | cut -c1-12
 run: $(STAMP) $(FRONTEND) ## start the front door, Keycloak, Kafka, PostgreSQL, the SMTP catcher, Prometheus, the services
 	$(BIN)/komerbij run
 
-test: $(STAMP) $(FRONTEND) ## the whole suite against real Kafka, PostgreSQL, nginx, Keycloak, Chromium (own ports)
+test: $(STAMP) $(FRONTEND) ## the whole suite against real Kafka, PostgreSQL, nginx, Keycloak, Chromium (own ports), two workers
 	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
 	@$(BIN)/python -m komerbij.devtools.k8s install >/dev/null || echo "kustomize/kubeconform unavailable: tests/deploy will say so"
 	@$(BIN)/python -m komerbij.devtools.debian nginx chromium || echo "nginx or chromium unavailable: the page tests will say so"
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	@$(BIN)/python -c "from komerbij.devtools.kafka import ensure_jars; ensure_jars()"  # once, before two workers
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP) ## the tests that need no Kafka or PostgreSQL (marked `fast` by tests/conftest.py): seconds
 	$(BIN)/pytest -m fast -q

@@ -23,3 +23,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "infra" not in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.fast)
+        # `make test` runs two workers (pytest-xdist, --dist loadgroup): a module stays on one worker, so its module
+        # fixtures start once; the page tests share one front-door stack and one Keycloak, so they stay together.
+        item.add_marker(pytest.mark.xdist_group("pages" if _in_pages(item) else item.nodeid.partition("::")[0]))
+    # The pages are the largest group: first in line, so the other worker takes everything else meanwhile.
+    items.sort(key=lambda item: not _in_pages(item))
+
+
+def _in_pages(item: pytest.Item) -> bool:
+    return item.nodeid.startswith("tests/pages/") or item.nodeid.startswith("pages/")

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from komerbij.contracts import CloudEventAttributes, Event, to_kafka_headers
 from komerbij.contracts.events.materials import OrderLine, OrderPlaced, StockLow
 from komerbij.contracts.events.media import MentionRecorded
+from komerbij.contracts.events.newsletter import NewsletterProgress, NewsletterSent
 from komerbij.contracts.events.registration import ActivityPublished, SignupConfirmed, Venue
 
 from .invariants import Poison
@@ -57,6 +58,13 @@ def _template(topic: str, label: str) -> tuple[Event, str]:
             mention_id=str(uuid.uuid4()), title=f"poison {label}", url=None, outlet_id=str(uuid.uuid4()),
             outlet_name="Gif", medium="print", scope="regional", published_at=STARTS, municipalities=[MUNICIPALITY],
         ), "municipalities"
+    if topic == "media.newsletters":
+        return NewsletterSent(
+            edition_id=str(uuid.uuid4()), number=1, title=f"poison {label}", intro="Gif", sent_at=STARTS,
+            body_html="<p>Gif</p>", body_text="Gif",
+        ), "number"
+    if topic == "notifications.newsletters":
+        return NewsletterProgress(edition_id=str(uuid.uuid4()), total=1, sent=0, at=STARTS), "total"
     raise ValueError(f"no template for {topic}")
 
 

@@ -396,7 +396,8 @@ async def test_delivery_events_match_their_committed_json_schemas(
                               outlet_id="rtv-oost", outlet_name="RTV Oost", medium="tv", scope="regional",
                               published_at=datetime(2026, 10, 1, 9, tzinfo=UTC), municipalities=["GM0202"])
     event_id = await publisher.publish(mention)
-    schemas = {path.stem: json.loads(path.read_text()) for path in SCHEMAS.glob("nl.komerbij.notifications.*.json")}
+    delivery_schemas = SCHEMAS.glob("nl.komerbij.notifications.delivery.*.json")
+    schemas = {path.stem: json.loads(path.read_text()) for path in delivery_schemas}
     consumer = AIOKafkaConsumer("notifications.deliveries", bootstrap_servers=infra.kafka_bootstrap,
                                 auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
     await consumer.start()

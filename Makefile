@@ -25,9 +25,12 @@ test: $(STAMP) $(FRONTEND) ## the whole suite against real Kafka, PostgreSQL, ng
 test-fast: $(STAMP) ## the tests that need no Kafka or PostgreSQL (marked `fast` by tests/conftest.py): seconds
 	$(BIN)/pytest -m fast -q
 
-test-random: $(STAMP) ## the whole suite in a random order (pytest-randomly prints the seed; SEED=n repeats one)
+test-random: $(STAMP) $(FRONTEND) ## the whole suite in a random order (pytest-randomly prints the seed; SEED=n repeats one)
 	@$(BIN)/python -m komerbij.devtools.prometheus install || echo "promtool unavailable: the alert-rule tests will say so"
-	$(BIN)/pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED))
+	@$(BIN)/python -m komerbij.devtools.k8s install >/dev/null || echo "kustomize/kubeconform unavailable: tests/deploy will say so"
+	@$(BIN)/python -m komerbij.devtools.debian nginx chromium || echo "nginx or chromium unavailable: the page tests will say so"
+	@$(BIN)/python -c "from komerbij.devtools.kafka import ensure_jars; ensure_jars()"
+	$(BIN)/pytest -p randomly -n 2 --dist loadgroup $(if $(SEED),--randomly-seed=$(SEED))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -320,11 +320,11 @@ ROUTES = [
     ("GET", "/v1/partners/p1", None, 200),
     ("PATCH", "/v1/partners/p1", {"name": "Y"}, 200),
     ("POST", "/v1/partners/p1/contacts", {"name": "Kim", "email": "kim@example.org"}, 201),
-    ("DELETE", f"/v1/contacts/{uuid.uuid4()}", None, 404),
+    ("DELETE", "/v1/contacts/9d1c2f7e-0000-4000-8000-000000000404", None, 404),
     ("POST", "/v1/partners/p1/subscriptions", {"event_types": ["ActivityPublished"]}, 201),
     ("POST", "/v1/partners/p1/webhooks", {"url": "https://example.org/h", "secret": "whsec_" + "A" * 40}, 201),
     ("GET", "/v1/deliveries", None, 200),
-    ("POST", f"/v1/deliveries/{uuid.uuid4()}/retry", None, 404),
+    ("POST", "/v1/deliveries/9d1c2f7e-0000-4000-8000-000000000405/retry", None, 404),
 ]
 
 

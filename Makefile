@@ -20,7 +20,7 @@ test: $(STAMP) $(FRONTEND) ## the whole suite against real Kafka, PostgreSQL, ng
 	@$(BIN)/python -m komerbij.devtools.debian nginx chromium || echo "nginx or chromium unavailable: the page tests will say so"
 	$(BIN)/ruff check .
 	@$(BIN)/python -c "from komerbij.devtools.kafka import ensure_jars; ensure_jars()"  # once, before two workers
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadscope
 
 test-fast: $(STAMP) ## the tests that need no Kafka or PostgreSQL (marked `fast` by tests/conftest.py): seconds
 	$(BIN)/pytest -m fast -q
@@ -30,7 +30,7 @@ test-random: $(STAMP) $(FRONTEND) ## the whole suite in a random order (pytest-r
 	@$(BIN)/python -m komerbij.devtools.k8s install >/dev/null || echo "kustomize/kubeconform unavailable: tests/deploy will say so"
 	@$(BIN)/python -m komerbij.devtools.debian nginx chromium || echo "nginx or chromium unavailable: the page tests will say so"
 	@$(BIN)/python -c "from komerbij.devtools.kafka import ensure_jars; ensure_jars()"
-	$(BIN)/pytest -p randomly -n 2 --dist loadgroup $(if $(SEED),--randomly-seed=$(SEED))
+	$(BIN)/pytest -p randomly -n 2 --dist loadscope $(if $(SEED),--randomly-seed=$(SEED))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,13 +11,14 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import NotEnoughReplicasError
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, NotEnoughReplicasError
 from pydantic import ValidationError
 from support.infra import Infra, make_workdir
 from support.kafka import read_topic
@@ -207,8 +208,7 @@ async def test_on_three_brokers_topics_get_three_replicas_and_an_acknowledged_wr
         finally:
             await producer.stop()
         await asyncio.to_thread(others[0].kill)
-        kept = await read_topic(bootstrap, topic, until=lambda rs: any(r.value == b"acknowledged" for r in rs),
-                                timeout=90)
+        kept = await _read_after_a_crash(bootstrap, topic, until=lambda rs: any(r.value == b"acknowledged" for r in rs))
         assert [r.partition for r in kept if r.value == b"acknowledged"] == [partition]
 
         await asyncio.to_thread(others[1].stop)
@@ -224,3 +224,16 @@ async def test_on_three_brokers_topics_get_three_replicas_and_an_acknowledged_wr
         for node in (*others, first):
             await asyncio.to_thread(node.stop)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _read_after_a_crash(bootstrap: str, topic: str, until: Any) -> list[Any]:
+    """Read the topic once the cluster has noticed the crash: until then a client's metadata may still send it to the
+    dead broker (NodeNotReady), which says nothing about the data. Every attempt, and the whole, has a deadline."""
+    deadline = asyncio.get_running_loop().time() + 90
+    while True:
+        try:
+            return await read_topic(bootstrap, topic, until=until, timeout=90)
+        except (NodeNotReadyError, KafkaConnectionError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(1)

@@ -9,12 +9,10 @@ unsubscribe link (RFC 8058, at the service's PUBLIC_BASE_URL) and a press mentio
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
@@ -36,6 +34,7 @@ from komerbij.notifications.service import digest
 from komerbij.registration.adapters import calendar as registration_calendar
 
 from .conftest import UNSUBSCRIBE_SECRET, Publisher, activity, make_partner, notifications, settle, signup
+from .mail_links import links_of
 from .receivers import MailSink
 
 PAGES = "https://www.komerbij.test"  # the front door; PUBLIC_BASE_URL of the service is http://notifications.test
@@ -49,23 +48,6 @@ ORDERER = "inkoop@welzijntilburg.example"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 EVERY_PARTNER_EVENT = ["ActivityPublished", "ActivityCancelled", "MentionRecorded", "SignupConfirmed",
                        "SignupWaitlisted", "SignupPromoted", "SignupCancelled"]
-
-
-class _Hrefs(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v for k, v in attrs if k in ("href", "src") and v]
-
-
-def links_of(message: EmailMessage) -> tuple[set[str], set[str]]:
-    """(links in the plain text, links in the HTML) of a mail."""
-    text = message.get_body(("plain",)).get_content()
-    parser = _Hrefs()
-    parser.feed(message.get_body(("html",)).get_content())
-    return set(re.findall(r"https?://[^\s<>\"']+", text)), set(parser.hrefs)
 
 
 def assert_pages_only(message: EmailMessage, expected: set[str], *, also: set[str] = frozenset()) -> None:

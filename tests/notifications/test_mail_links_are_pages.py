@@ -11,10 +11,8 @@ Mails are rendered by notifications' own `compose`, in this process, for every t
 from __future__ import annotations
 
 import importlib
-import re
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +25,8 @@ from starlette.routing import Match
 
 from komerbij.notifications.adapters.mail import compose
 from komerbij.notifications.domain.links import Links
+
+from .mail_links import links_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = "https://www.komerbij.test"
@@ -62,21 +62,9 @@ def html_route(service: str, path: str) -> APIRoute | None:
     return None
 
 
-class _Hrefs(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v for k, v in attrs if k in ("href", "src") and v]
-
-
 def links(composed: Any) -> set[str]:
-    message = message_from_bytes(composed.as_bytes(), policy=policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
-    parser = _Hrefs()
-    parser.feed(message.get_body(("html",)).get_content())  # type: ignore[attr-defined]
-    return set(re.findall(r"https?://[^\s<>\"']+", text)) | set(parser.hrefs)
+    text, html = links_of(message_from_bytes(composed.as_bytes(), policy=policy.default))  # type: ignore[arg-type]
+    return text | html
 
 
 ACTIVITY_DATA = {"activity_id": ACTIVITY, "title": "Eettafel", "category": "eettafel", "starts_at": WHEN.isoformat(),

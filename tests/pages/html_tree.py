@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Generic, TypeVar
 
+N = TypeVar("N")
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
                   "wbr"})
 
@@ -62,33 +64,39 @@ class Element:
         return self.one(id=element_id)
 
 
-class _Builder(HTMLParser):
-    def __init__(self) -> None:
+class _Builder(HTMLParser, Generic[N]):
+    def __init__(self, make: Callable[[str, dict[str, str]], N]) -> None:
         super().__init__(convert_charrefs=True)
-        self.root = Element("#document", {})
+        self.make = make
+        self.root = make("#document", {})
         self.stack = [self.root]
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, {k: v if v is not None else "" for k, v in attrs})
-        self.stack[-1].children.append(element)
+        element = self.make(tag, {k: v if v is not None else "" for k, v in attrs})
+        self.stack[-1].children.append(element)  # type: ignore[attr-defined]
         if tag not in VOID:
             self.stack.append(element)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Element(tag, {k: v if v is not None else "" for k, v in attrs}))
+        self.stack[-1].children.append(self.make(tag, {k: v if v is not None else "" for k, v in attrs}))  # type: ignore[attr-defined]
 
     def handle_endtag(self, tag: str) -> None:
         for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
+            if self.stack[i].tag == tag:  # type: ignore[attr-defined]
                 del self.stack[i:]
                 return
 
     def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
+        self.stack[-1].children.append(data)  # type: ignore[attr-defined]
 
 
 def parse(html: str) -> Element:
-    builder = _Builder()
+    return build(html, Element)
+
+
+def build(html: str, make: Callable[[str, dict[str, str]], N]) -> N:
+    """The tree of `html` in nodes of the caller's own kind (a dataclass with `tag`, `attrs` and `children`)."""
+    builder = _Builder(make)
     builder.feed(html)
     builder.close()
     return builder.root

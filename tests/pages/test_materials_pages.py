@@ -16,7 +16,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -29,6 +28,8 @@ from support.services import RunningService, auth, running, settings_env
 from komerbij.materials.app import SPEC
 from komerbij.materials.demo import load_demo_data
 from komerbij.runtime.web import SESSION_COOKIE
+
+from .html_tree import build
 
 SESSION_SECRET = "session-secret-for-the-materials-page-tests"
 JUNE_2027 = datetime(2027, 6, 1, 10, 0, tzinfo=UTC)  # the 2027 window (closing 16 September) is open
@@ -48,10 +49,7 @@ ADDRESS = {"delivery_address.organisation": "Buurthuis De Pijp", "delivery_addre
            "wanted_by": "2027-09-15"}
 
 
-# --- a small DOM, enough to ask a page what a person sees --------------------------------------------------------
-
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
+# --- what a person sees on a page: html_tree's parser, with questions about forms ------------------------------
 
 @dataclass
 class Node:
@@ -101,32 +99,8 @@ class Node:
         return self.all(lambda n: n.tag == "main")[0].text()
 
 
-class _Builder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag not in _VOID:
-            self.stack.append(node)
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
 def dom(html: str) -> Node:
-    builder = _Builder()
-    builder.feed(html)
-    return builder.root
+    return build(html, Node)
 
 
 # --- the service, and people logged in ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the front door, as an integration would.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -66,11 +67,14 @@ MENTIONS: list[tuple[str, str, int, int, dict[str, Any]]] = [
     ("Buurtkrant Zwolle", "Koffieochtend in Zwolle", 4, 0, {"note": "oktobernummer", "sentiment": "positive"}),
     ("Trouw", "Wat de Week tegen Eenzaamheid opleverde", 9, 7, {"url": "https://trouw.test/terugblik"}),
 ]
+# {run} makes the outlets and links of one import its own: the outcome counts new outlets and stored mentions, and
+# another test (or an earlier run on the same stack) importing the same rows would turn them into "stonden er al".
 VENDOR_CSV = (
     "Bron;Kop;Datum;Link;Bereik;Mediatype;Niveau\r\n"
-    "Leeuwarder Courant;Samen aan tafel in Leeuwarden;{day} 08:00;https://lc.test/tafel;95.000;krant;regionaal\r\n"
-    "Leeuwarder Courant;Zonder datum;;https://lc.test/leeg;;krant;regionaal\r\n"
-    "RTV Drenthe;Koor zingt in Emmen voor ouderen;{day} 19:00;;80000;tv;regionaal\r\n"
+    "Leeuwarder Courant {run};Samen aan tafel in Leeuwarden;{day} 08:00;https://lc.test/{run}/tafel;95.000;krant;"
+    "regionaal\r\n"
+    "Leeuwarder Courant {run};Zonder datum;;https://lc.test/{run}/leeg;;krant;regionaal\r\n"
+    "RTV Drenthe {run};Koor zingt in Emmen voor ouderen;{day} 19:00;;80000;tv;regionaal\r\n"
 )
 
 
@@ -137,7 +141,7 @@ def test_comms_import_a_vendor_csv_and_feature_a_mention_without_javascript(
         page.locator("nav.komerbij-nav").get_by_role("link", name="Media").click()
         page.get_by_role("navigation", name="Media").get_by_role("link", name="CSV importeren").click()
         day = seeded.period[0] + timedelta(days=20)
-        export = VENDOR_CSV.format(day=day.strftime("%d-%m-%Y")).encode("cp1252")
+        export = VENDOR_CSV.format(day=day.strftime("%d-%m-%Y"), run=uuid.uuid4().hex[:8]).encode("cp1252")
         page.get_by_label("CSV-bestand").set_input_files(
             files=[{"name": "monitoring-export.csv", "mimeType": "text/csv", "buffer": export}])
         page.get_by_role("button", name="Importeren").click()
@@ -215,7 +219,7 @@ def _mention_errors(page: Page) -> None:
 
 
 def _import_outcome(page: Page) -> None:
-    export = VENDOR_CSV.format(day="01-10-2026").encode()
+    export = VENDOR_CSV.format(day="01-10-2026", run=uuid.uuid4().hex[:8]).encode()
     page.get_by_label("CSV-bestand").set_input_files(
         files=[{"name": "monitoring-export.csv", "mimeType": "text/csv", "buffer": export}])
     page.get_by_role("button", name="Importeren").click()

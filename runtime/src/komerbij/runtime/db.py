@@ -7,7 +7,6 @@ transaction, under an advisory lock so that two replicas starting together do no
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -15,19 +14,35 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 import asyncpg
+import orjson
 
 log = logging.getLogger(__name__)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_ID = 0x6B6F6D65  # "kome": one advisory lock id for migrations in every database
 
 
+def _json_text(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # orjson: the consumer writes a few jsonb columns per event, and the standard library's encoder was a tenth of
+    # its profile (BENCHMARKS.md). It also writes datetimes and UUIDs as ISO strings where json.dumps raised.
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(typ, encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): a round trip
+    and four statements after every use case, a sixth of a sign-up's database work (BENCHMARKS.md). asyncpg still
+    rolls back a transaction left open. Our code leaves no session state on a pooled connection: LISTEN has a
+    connection of its own (`wakeup.py`), advisory locks are transaction-scoped except the migrations' lock, which
+    `migrate` releases itself, and nothing SETs outside a transaction. Keep it that way (use SET LOCAL)."""
 
 
 async def create_pool(dsn: str, *, max_size: int = 10, min_size: int = 1) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     reset=_keep_session)
 
 
 @dataclass(frozen=True)

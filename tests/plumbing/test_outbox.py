@@ -226,6 +226,36 @@ async def test_unit_of_work_rolls_back_on_error_and_returns_its_connection_when_
         await asyncio.wait_for(pool.close(), timeout=10)  # hangs if a connection leaked
 
 
+async def test_a_change_and_its_event_in_one_statement_are_written_both_or_neither(infra: Infra) -> None:
+    """`emit_after` saves a round trip by sending the change and the outbox row as one statement; it must keep the
+    unit of work's promise: a change that fails leaves no event, and a rollback takes both."""
+    dsn = infra.new_database("uow")
+    pool = await db.create_pool(dsn, max_size=1)
+    await db.migrate(pool, db.load_migrations("runtime", "komerbij.runtime.migrations"))
+    change = "INSERT INTO stock (sku, n) VALUES ($1, $2)"
+    try:
+        await pool.execute("CREATE TABLE stock (sku text PRIMARY KEY, n int NOT NULL)")
+        async with UnitOfWork(pool, "/tests") as uow:
+            event_id = await uow.emit_after(change, ("k", 1), StockAdjusted(
+                sku="k", name="x", stock_on_hand=1, reserved=0, delta=1, reason="r"))
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with UnitOfWork(pool, "/tests") as uow:
+                await uow.emit_after(change, ("k", 2), StockAdjusted(
+                    sku="k", name="x", stock_on_hand=2, reserved=0, delta=1, reason="r"))
+        with pytest.raises(RuntimeError):
+            async with UnitOfWork(pool, "/tests") as uow:
+                await uow.emit_after(change, ("m", 3), StockAdjusted(
+                    sku="m", name="x", stock_on_hand=3, reserved=0, delta=1, reason="r"))
+                raise RuntimeError("use case failed after its last write")
+        async with pool.acquire() as conn:
+            assert [tuple(r) for r in await conn.fetch("SELECT sku, n FROM stock")] == [("k", 1)]
+            rows = await conn.fetch("SELECT id, topic, key, payload FROM outbox")
+        assert [(str(r["id"]), r["topic"], r["key"]) for r in rows] == [(event_id, StockAdjusted.TOPIC, "k")]
+        assert StockAdjusted.model_validate_json(rows[0]["payload"]).stock_on_hand == 1
+    finally:
+        await asyncio.wait_for(pool.close(), timeout=10)
+
+
 class _SmallBatches:
     """A stand-in producer whose batches hold two messages and whose first send to partition 0 fails."""
 

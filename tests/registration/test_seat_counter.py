@@ -183,7 +183,9 @@ async def _committed(counting: _CountingPool) -> bool:
     return bool(counting.statements) and counting.statements[-1].startswith("COMMIT")
 
 
-async def test_a_signup_is_begin_three_statements_commit(svc: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_confirmed_signup_is_begin_two_statements_commit_and_a_waitlisted_one_three(
+    svc: RunningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     activity_id = await published(svc, capacity=2)
     await sign_up(svc, activity_id, name="Eerste")  # statements prepared, caches warm
     for expected in ("confirmed", "waitlisted"):
@@ -194,8 +196,14 @@ async def test_a_signup_is_begin_three_statements_commit(svc: RunningService, mo
         await eventually(lambda c=counting: _committed(c), what="the COMMIT logged")
         assert signup["status"] == expected
         kinds = [s.split()[0] for s in counting.statements]
-        # BEGIN, the conditional update (seats and lock), the sign-up, the outbox row (and its notify), COMMIT
-        assert kinds == ["BEGIN;", "WITH", "INSERT" if expected == "confirmed" else "WITH", "WITH", "COMMIT;"], kinds
+        # BEGIN, the conditional update (seats and lock), the sign-up, the outbox row (and its notify), COMMIT; a
+        # confirmed sign-up's row and event go in one statement, a waitlisted one's row counts its place first.
+        if expected == "confirmed":
+            assert kinds == ["BEGIN;", "WITH", "WITH", "COMMIT;"], kinds
+            both = counting.statements[2]
+            assert "INSERT INTO signups" in both and "INSERT INTO outbox" in both and "pg_notify" in both
+        else:
+            assert kinds == ["BEGIN;", "WITH", "WITH", "WITH", "COMMIT;"], kinds
         assert not [s for s in counting.statements if "sum(" in s]
 
 

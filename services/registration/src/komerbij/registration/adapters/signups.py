@@ -27,10 +27,9 @@ async def insert(conn: asyncpg.Connection, s: Signup, consent_at: datetime) -> i
 
     An address or number that already has an active sign-up for the activity raises `UniqueViolationError`
     (constraint `signups_one_per_email` / `signups_one_per_phone`): the database, not a check before, decides."""
-    args = (s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes,
-            email_key(s.email), phone_key(s.phone))
+    statement, args = insert_statement(s, consent_at)
     if s.status != "waitlisted":
-        await conn.execute(f"{_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", *args)
+        await conn.execute(statement, *args)
         return None
     # The count does not see the row the same statement inserts (one snapshot), hence + 1.
     return await conn.fetchval(
@@ -38,6 +37,14 @@ async def insert(conn: asyncpg.Connection, s: Signup, consent_at: datetime) -> i
             SELECT count(*) + 1 FROM signups WHERE activity_id = $2 AND status = 'waitlisted'""",
         *args,
     )
+
+
+def insert_statement(s: Signup, consent_at: datetime) -> tuple[str, tuple[object, ...]]:
+    """The INSERT of a new sign-up as statement and arguments, for a caller that sends it together with its event
+    (`UnitOfWork.emit_after`); same constraints as `insert`."""
+    args = (s.id, s.activity_id, s.status, s.party_size, s.name, s.email, s.phone, consent_at, s.token_hashes,
+            email_key(s.email), phone_key(s.phone))
+    return f"{_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", args
 
 
 _INSERT = """INSERT INTO signups (id, activity_id, status, party_size, name, email, phone, consent_at, token_hashes,

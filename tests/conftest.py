@@ -1,8 +1,8 @@
 """Session-wide real infrastructure; see `support/infra.py` for where Kafka and PostgreSQL come from.
 
-Every test that does not use the `infra` fixture (directly or through another fixture) and is not marked `slow` is
-marked `fast`: the domain, contract and template tests, which need no Kafka or PostgreSQL. `make test-fast` runs
-just those, so a new test lands in the right lane by what it asks for.
+Every test that uses none of the fixtures starting servers (`SERVERS`, directly or through another fixture) and is
+not marked `slow` is marked `fast`: the domain, contract and template tests, which need no Kafka or PostgreSQL.
+`make test-fast` runs just those, so a new test lands in the right lane by what it asks for.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ def infra() -> Iterator[Infra]:
         yield running
 
 
+# Fixtures that start real servers: the session's Kafka and PostgreSQL, Keycloak, the front-door stack, Chromium, and
+# a SCRAM-secured broker of tests/deploy's own. A test asking for none of them is fast.
+SERVERS = {"infra", "keycloak", "stack", "browser", "broker"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "infra" not in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
+        if not SERVERS & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.fast)
     # The pages are the largest group of tests on one stack: first in line, so the other worker takes the rest.
     items.sort(key=lambda item: not item.nodeid.startswith(PAGES))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -163,7 +164,8 @@ async def _fair(ctx: Context, start: dict[Any, int], count: int) -> dict[str, An
         await pool.close()
     group = fixtures.new_group("bench-fair")
     await fixtures.commit_offsets(bootstrap, group, start)
-    max_records = service_env(ctx.infra, dsn).get("CONSUMER_BATCH_MAX_RECORDS") or str(
+    # The service's batch size: its setting as the service process will see it (inherited environment included).
+    max_records = {**os.environ, **service_env(ctx.infra, dsn)}.get("CONSUMER_BATCH_MAX_RECORDS") or str(
         ServiceSettings.model_fields["consumer_batch_max_records"].default)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

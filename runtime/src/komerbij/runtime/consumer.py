@@ -427,7 +427,8 @@ class BoundConsumer:
         if len(by_partition) <= 1:
             await self._apply_records(records)
             return
-        gate = asyncio.Semaphore(PARTITIONS_SIDE_BY_SIDE)
+        # One connection of a small pool stays for the others (a pool of 1 or 2: one partition at a time).
+        gate = asyncio.Semaphore(max(1, min(PARTITIONS_SIDE_BY_SIDE, self.pool.get_max_size() - 1)))
 
         async def apply(part: list[ConsumerRecord]) -> None:
             async with gate:

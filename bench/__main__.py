@@ -139,15 +139,16 @@ def details(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
                     rows.append([f"{name}/stage {stage}", "", x["p50_ms"], x["p95_ms"], x["p99_ms"],
                                  "server timestamps (see JSON 'stages_ms.what')"])
         elif name == "drain":
-            b = r["baseline"]
-            for part in ("service", "consumer_only"):
+            raw = r["baseline"]
+            for part in ("service", "consumer_only", "fair_baseline"):
                 s = r[part]
+                ratio = {"service": f"; ratio {r.get('service_ratio')}", "consumer_only": f"; ratio {r['ratio']}"}
                 rows.append([f"{name}/{part}", f"{s['events_per_s']:.0f}/s", "", "", "",
                              f"{s['consumed']}/{r['events']} in bound, RSS {s['peak_rss_mb']} MB, "
-                             f"CPU ms/event: service {s['cpu_ms_per_event']}, "
-                             f"postgres {s.get('postgres_cpu_ms_per_event', '?')}"])
-            rows.append([f"{name}/raw aiokafka", f"{b['events_per_s']:.0f}/s", "", "", "",
-                         f"{b['records']} records, ratio {r['ratio']}"])
+                             f"CPU ms/event: process {s['cpu_ms_per_event']}, "
+                             f"postgres {s.get('postgres_cpu_ms_per_event', '?')}{ratio.get(part, '')}"])
+            rows.append([f"{name}/raw aiokafka", f"{raw['events_per_s']:.0f}/s", "", "", "",
+                         f"{raw['records']} records: the client's ceiling, reads and writes nothing"])
         elif name == "contention":
             lat = r["latency"]
             rows.append([name, f"{r['orders_per_s']:.0f}/s", lat["p50_ms"], lat["p95_ms"], lat["p99_ms"],

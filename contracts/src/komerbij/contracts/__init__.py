@@ -3,7 +3,7 @@
 This package imports nothing else of the project: it is what services agree on, so it must be installable alone.
 """
 
-from komerbij.contracts.envelope import CloudEventAttributes, from_kafka_headers, to_kafka_headers
+from komerbij.contracts.envelope import CloudEventAttributes, from_kafka_headers, header_pairs, to_kafka_headers
 from komerbij.contracts.events import EVENT_TYPES, Event, event_class
 from komerbij.contracts.topics import TOPICS, Topic, dlq_of
 
@@ -16,5 +16,6 @@ __all__ = [
     "dlq_of",
     "event_class",
     "from_kafka_headers",
+    "header_pairs",
     "to_kafka_headers",
 ]

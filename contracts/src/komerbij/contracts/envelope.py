@@ -30,15 +30,27 @@ class CloudEventAttributes(BaseModel):
     correlationid: str | None = None
 
 
+def header_pairs(attrs: CloudEventAttributes) -> list[list[str]]:
+    """`to_kafka_headers` as text, [name, value] each: how the outbox and notices store them (as JSON)."""
+    a = attrs
+    pairs = [["ce_id", a.id], ["ce_source", a.source], ["ce_type", a.type], ["ce_specversion", a.specversion]]
+    if a.subject is not None:
+        pairs.append(["ce_subject", a.subject])
+    if a.correlationid is not None:
+        pairs.append(["ce_correlationid", a.correlationid])
+    pairs.append(["ce_time", a.time.isoformat()])
+    pairs.append(["content-type", a.datacontenttype])
+    return pairs
+
+
 def to_kafka_headers(attrs: CloudEventAttributes) -> list[tuple[str, bytes]]:
-    headers: list[tuple[str, bytes]] = []
-    for name in ("id", "source", "type", "specversion", "subject", "correlationid"):
-        value = getattr(attrs, name)
-        if value is not None:
-            headers.append((_PREFIX + name, value.encode()))
-    headers.append((_PREFIX + "time", attrs.time.isoformat().encode()))
-    headers.append(("content-type", attrs.datacontenttype.encode()))
-    return headers
+    return [(name, value.encode()) for name, value in header_pairs(attrs)]
+
+
+# Header name → attribute, made once: every consumed record goes through `from_kafka_headers` (issue 19: its loop
+# was ~10 % of a consumer's CPU, pydantic's class attribute `model_fields` alone ~0.8 µs a look-up).
+_ATTRIBUTE_OF = {_PREFIX + name: name for name in CloudEventAttributes.model_fields} | {
+    "content-type": "datacontenttype"}
 
 
 def from_kafka_headers(headers: Iterable[tuple[str, bytes | str | None]]) -> CloudEventAttributes:
@@ -52,16 +64,11 @@ def from_kafka_headers(headers: Iterable[tuple[str, bytes | str | None]]) -> Clo
     values: dict[str, str] = {}
     unreadable: list[str] = []
     for name, raw in headers:
-        if name.startswith(_PREFIX):
-            attribute = name[len(_PREFIX) :]
-        elif name == "content-type":
-            attribute = "datacontenttype"
-        else:
-            continue
-        if attribute not in CloudEventAttributes.model_fields:
-            continue  # an extension attribute we do not read
+        attribute = _ATTRIBUTE_OF.get(name)
+        if attribute is None:
+            continue  # not ours, or an extension attribute we do not read
         try:
-            value = raw.decode() if isinstance(raw, bytes | bytearray) else raw
+            value = raw.decode() if isinstance(raw, (bytes, bytearray)) else raw  # a tuple: faster than a union
         except UnicodeDecodeError:
             unreadable.append(f"{name} (not UTF-8)")
             continue

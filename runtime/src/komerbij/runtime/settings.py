@@ -55,7 +55,8 @@ class ServiceSettings(BaseSettings):
     retry_initial_backoff_seconds: float = Field(0.2, gt=0)
     retry_max_backoff_seconds: float = Field(10.0, gt=0)
     consumer_batch_max_records: int = Field(
-        500, ge=1, description="Most records a consumer takes per fetch and applies in one transaction"
+        2000, ge=1, description="Most records a consumer takes per fetch; each partition's share of them is applied "
+        "in one transaction, the partitions side by side"
     )
     consumer_batch_time_budget_seconds: float = Field(
         60.0, gt=0, description="Time a consumer spends on one batch before handing the rest back to Kafka; keep it "

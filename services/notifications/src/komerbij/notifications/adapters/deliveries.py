@@ -26,11 +26,14 @@ async def add_notice(conn: asyncpg.Connection, *, event_id: str, event_type: str
     )
 
 
-async def add_notices(conn: asyncpg.Connection, notices: list[tuple[str, str, str | None, datetime,
-                                                                    list[list[str]], dict[str, Any]]]) -> None:
+NoticeRow = tuple[str, str, str | None, datetime, list[list[str]] | str, dict[str, Any] | str]
+
+
+async def add_notices(conn: asyncpg.Connection, notices: list[NoticeRow]) -> None:
     """`add_notice` for many (event_id, event_type, origin_topic, occurred_at, headers, data) in one statement.
 
-    jsonb goes in as text (the pool's codec also sends `json.dumps`); a repeated event id keeps its first row.
+    jsonb goes in as text: headers and data either as JSON text already (the consumer's hot path encodes them with
+    pydantic/orjson) or as values for `json.dumps`; a repeated event id keeps its first row.
     """
     if not notices:
         return
@@ -43,7 +46,8 @@ async def add_notices(conn: asyncpg.Connection, notices: list[tuple[str, str, st
            ORDER BY i
            ON CONFLICT (event_id) DO NOTHING""",
         list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]),
-        [json.dumps(h) for h in columns[4]], [json.dumps(d) for d in columns[5]],
+        [h if isinstance(h, str) else json.dumps(h) for h in columns[4]],
+        [d if isinstance(d, str) else json.dumps(d) for d in columns[5]],
     )
 
 

@@ -16,8 +16,9 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 
-from komerbij.contracts import CloudEventAttributes, to_kafka_headers
+from komerbij.contracts import CloudEventAttributes, header_pairs
 from komerbij.contracts.events.base import Event
 from komerbij.notifications.adapters import deliveries, partners
 from komerbij.notifications.domain.partners import Subscription
@@ -31,10 +32,6 @@ MESSAGE_DOMAIN = "komerbij.nl"
 def _subscription(row: asyncpg.Record) -> Subscription:
     return Subscription(row["partner_id"], tuple(row["event_types"]), tuple(row["municipalities"]),
                         tuple(row["provinces"]), row["mode"])
-
-
-def _headers(attributes: CloudEventAttributes) -> list[list[str]]:
-    return [[k, v.decode()] for k, v in to_kafka_headers(attributes)]
 
 
 async def record_deliveries_many(conn: asyncpg.Connection, items: list[Item], *, now: datetime | None = None) -> int:
@@ -65,7 +62,9 @@ async def record_deliveries_many(conn: asyncpg.Connection, items: list[Item], *,
     digest: list[tuple[str, str]] = []
     for (event, attributes, topic, audience), modes in zip(routed, told, strict=True):
         name, event_id = type(event).__name__, attributes.id
-        notices.append((event_id, name, topic, attributes.time, _headers(attributes), event.model_dump(mode="json")))
+        # The jsonb columns as JSON text straight from pydantic and orjson: the stdlib's encoder was ~9 % of the CPU.
+        notices.append((event_id, name, topic, attributes.time, orjson.dumps(header_pairs(attributes)).decode(),
+                        event.model_dump_json()))
         about = (event_id, name, audience.kind)
         for mail in audience.direct:
             rows.append(_row(about, now, "email", mail.recipient, True, address=mail.address))

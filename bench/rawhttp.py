@@ -14,6 +14,7 @@ so `--client httpx` still runs every scenario as before.
 from __future__ import annotations
 
 import asyncio
+import select
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -128,7 +129,7 @@ class RawClient:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.timeout):
-                if self._conn is None or self._conn.closed or self._address != address:
+                if self._conn is None or self._conn.closed or self._address != address or self._stale():
                     if self._conn is not None:
                         self._conn.close()
                     _, self._conn = await loop.create_connection(_Connection, *address)
@@ -146,6 +147,17 @@ class RawClient:
             raise
         except OSError as exc:
             raise RawHTTPError(str(exc)) from exc
+
+    def _stale(self) -> bool:
+        """An idle keep-alive connection with something to read has been closed by the server (uvicorn closes idle
+        ones after 5 s) and its EOF is not processed yet: reusing it would lose the request. The same check httpcore
+        makes before reusing a pooled connection."""
+        assert self._conn is not None and self._conn.transport is not None
+        sock = self._conn.transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
 
     async def post(self, url: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Response:
         return await self.request("POST", url, json=json, headers=headers)

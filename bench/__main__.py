@@ -39,8 +39,9 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
 }
 PACKAGES = ("fastapi", "starlette", "uvicorn", "faststream", "aiokafka", "asyncpg", "pydantic", "httpx", "psutil",
             "aiosmtplib", "aiosmtpd", "py-spy")
-QUICK = {"signups": 2000, "warmup": 200, "e2e_seconds": 10, "e2e_tail_seconds": 30, "events": 20_000,
-         "drain_seconds": 30, "open_seconds": 10, "idle_seconds": 3}
+# --quick: every scenario, small, in under 2 minutes in total (BENCHMARKS.md); not numbers to record.
+QUICK = {"signups": 1000, "warmup": 100, "e2e_seconds": 5, "e2e_tail_seconds": 30, "events": 20_000,
+         "drain_seconds": 30, "open_seconds": 5, "idle_seconds": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -37,7 +37,8 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
     "signup_open_loop": signup_open_loop.run,
     "idle": idle.run,
 }
-PACKAGES = ("fastapi", "starlette", "uvicorn", "faststream", "aiokafka", "asyncpg", "pydantic", "httpx", "psutil",
+PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "orjson", "faststream", "aiokafka", "asyncpg",
+            "pydantic", "httpx", "psutil",
             "aiosmtplib", "aiosmtpd", "py-spy")
 # --quick: every scenario, small, in under 2 minutes in total (BENCHMARKS.md); not numbers to record.
 QUICK = {"signups": 1000, "warmup": 100, "e2e_seconds": 5, "e2e_tail_seconds": 30, "events": 20_000,

@@ -35,8 +35,8 @@ test-random: $(STAMP) $(FRONTEND) ## the whole suite in a random order (pytest-r
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP) ## benchmarks (not part of make test); see BENCHMARKS.md
-	$(BIN)/python -m bench
+bench: $(STAMP) ## benchmarks (not part of make test); see BENCHMARKS.md; ARGS= for options, e.g. ARGS=--quick
+	$(BIN)/python -m bench $(ARGS)
 
 .PHONY: faults
 faults: $(STAMP) ## the whole fault matrix against the running system, its table (docs/RELIABILITY.md); ARGS= for pytest

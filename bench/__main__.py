@@ -24,8 +24,9 @@ from support.infra import Infra
 
 from bench.context import Context
 from bench.harness import RESULTS, infrastructure, other_load
+from bench.load import CLIENTS, use_client
 from bench.profile import summarise
-from bench.scenarios import contention, drain, end_to_end, signup_api
+from bench.scenarios import contention, drain, end_to_end, idle, signup_api, signup_open_loop
 from bench.stats import result_rows, table
 
 SCENARIOS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
@@ -33,17 +34,21 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
     "end_to_end": end_to_end.run,
     "drain": drain.run,
     "contention": contention.run,
+    "signup_open_loop": signup_open_loop.run,
+    "idle": idle.run,
 }
-PACKAGES = ("fastapi", "starlette", "uvicorn", "faststream", "aiokafka", "asyncpg", "pydantic", "httpx", "psutil",
+PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "orjson", "faststream", "aiokafka", "asyncpg",
+            "pydantic", "httpx", "psutil",
             "aiosmtplib", "aiosmtpd", "py-spy")
-QUICK = {"signups": 2000, "warmup": 200, "e2e_seconds": 10, "e2e_tail_seconds": 30, "events": 20_000,
-         "drain_seconds": 30}
+# --quick: every scenario, small, in under 2 minutes in total (BENCHMARKS.md); not numbers to record.
+QUICK = {"signups": 1000, "warmup": 100, "e2e_seconds": 5, "e2e_tail_seconds": 30, "events": 20_000,
+         "drain_seconds": 30, "open_seconds": 5, "idle_seconds": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--only", action="append", choices=sorted(SCENARIOS),
-                   help="run only this scenario (repeatable); default: all four")
+                   help="run only this scenario (repeatable); default: all")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run with smaller counts ({', '.join(f'{k}={v}' for k, v in QUICK.items())})")
     p.add_argument("--seconds", type=float, default=300, help="time bound of each closed-loop phase (s)")
@@ -61,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain-seconds", type=float, default=45, help="scenario 3: time bound of each drain")
     p.add_argument("--orders", type=int, default=1000, help="scenario 4: concurrent orders")
     p.add_argument("--stock", type=int, default=100, help="scenario 4: stock of the SKU")
+    p.add_argument("--open-rate", type=float, default=300, help="signup_open_loop: sign-ups per second")
+    p.add_argument("--open-seconds", type=float, default=60, help="signup_open_loop: seconds at the rate")
+    p.add_argument("--idle-seconds", type=float, default=10,
+                   help="idle: seconds each service is left alone after it is ready before its RSS is read")
+    p.add_argument("--client", choices=CLIENTS, default="raw",
+                   help="the load generator's HTTP client: raw (bench.rawhttp, httptools; default) or httpx (the "
+                        "client of the runs recorded before issue 19, ~2 ms of CPU per request on the same cores)")
     p.add_argument("--profile", action="store_true",
                    help="attach py-spy to the service process of each scenario (costs it some CPU: numbers of a "
                         "profiled run are not the recorded ones)")
@@ -151,9 +163,29 @@ def details(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
                          f"{raw['records']} records: the client's ceiling, reads and writes nothing"])
         elif name == "contention":
             lat = r["latency"]
-            rows.append([name, f"{r['orders_per_s']:.0f}/s", lat["p50_ms"], lat["p95_ms"], lat["p99_ms"],
-                         f"{r['order_statuses']}, oversell {r['oversell']}; CPU ms/order: server "
+            rows.append([f"{name}/service", f"{r['orders_per_s']:.0f}/s", lat["p50_ms"], lat["p95_ms"],
+                         lat["p99_ms"], f"{r['order_statuses']}, oversell {r['oversell']}; CPU ms/order: server "
                          f"{r['server_cpu_ms_per_order']}, postgres {r['postgres_cpu_ms_per_order']}"])
+            if "baseline" in r:  # runs recorded before the baseline existed have none
+                b = r["baseline"]
+                rows.append([f"{name}/baseline", f"{b['orders_per_s']:.0f}/s", b["latency"]["p50_ms"],
+                             b["latency"]["p95_ms"], b["latency"]["p99_ms"],
+                             f"{b['order_statuses']}, sold {b['sold']}; CPU ms/order: server "
+                             f"{b['server_cpu_ms_per_order']}, postgres {b['postgres_cpu_ms_per_order']}; "
+                             f"ratio {r['ratio']}"])
+        elif name == "signup_open_loop":
+            for who in ("service", "baseline"):
+                x = r[who]
+                rows.append([f"{name}/{who}", f"{x['achieved_rate_per_s']:.0f}/s", x["latency"]["p50_ms"],
+                             x["latency"]["p95_ms"], x["latency"]["p99_ms"],
+                             f"{x['ok']}/{x['requests']} ok at {r['rate_per_s']:g}/s, {x['statuses']}; CPU ms/req: "
+                             f"server {x['server_cpu_ms_per_request']}, postgres "
+                             f"{x['postgres_cpu_ms_per_request']}, client {x['client_cpu_ms_per_request']}; "
+                             f"sent late p99 {x['send_lateness']['p99_ms']} ms"])
+        elif name == "idle":
+            for service, x in r["services"].items():
+                rows.append([f"{name}/{service}", "", "", "", "",
+                             f"RSS {x['rss_mb']} MB after {r['idle_seconds']:g} s idle (peak {x['peak_rss_mb']})"])
     return rows
 
 
@@ -180,6 +212,7 @@ async def run_all(opts: argparse.Namespace, infra: Infra, record: dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
+    use_client(opts.client)
     logging.basicConfig(level=logging.WARNING)
     # A new consumer group's first offset commit meets "coordinator not available" while Kafka creates the group's
     # coordinator; aiokafka logs it as an ERROR and retries by itself (a real failure raises from commit()).

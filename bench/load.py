@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from bench.rawhttp import RawClient
+
 # One request: given its index, send it and return the HTTP status and the JSON answer (or None).
 Request = Callable[[int], Awaitable[tuple[int, Any]]]
 
@@ -56,10 +58,28 @@ class Run:
 SSL_CONTEXT = ssl.create_default_context()
 
 
-def http_client(connections: int, timeout: float = 30.0, **kwargs: Any) -> httpx.AsyncClient:
-    """A pooled client with as many keep-alive connections as concurrent requests: no connection churn measured."""
+# Which HTTP client the generator uses (`--client`): "raw" (bench.rawhttp, ~10x less client CPU per request) or
+# "httpx" (the client of the recorded runs before issue 19). Both speak HTTP/1.1 over one keep-alive connection per
+# client to service and baseline alike.
+CLIENTS = ("raw", "httpx")
+client_kind = "raw"
+
+
+def use_client(kind: str) -> None:
+    global client_kind
+    if kind not in CLIENTS:
+        raise ValueError(f"client {kind!r}: one of {CLIENTS}")
+    client_kind = kind
+
+
+def http_client(connections: int, timeout: float = 30.0, base_url: str | None = None) -> Any:
+    """A client of `connections` keep-alive connections (the generator always asks for one: see `closed_loop`):
+    an `httpx.AsyncClient`, or a `RawClient` with the same `post`/`get`/`aclose` surface."""
+    if client_kind == "raw" and connections == 1:
+        return RawClient(base_url, timeout=timeout)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(limits=limits, timeout=timeout, verify=SSL_CONTEXT, **kwargs)
+    return httpx.AsyncClient(limits=limits, timeout=timeout, verify=SSL_CONTEXT,
+                             **({"base_url": base_url} if base_url else {}))
 
 
 async def _timed(index: int, request: Request, scheduled: float | None = None) -> Outcome:

@@ -91,7 +91,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     ratio = round(service_tp / base_tp, 3) if base_tp else float("nan")
     results["ratio"] = ratio
     results["targets"] = [
-        check("throughput ratio (service/baseline)", ratio, ">=", 0.5),
+        check("throughput ratio (service/baseline)", ratio, ">=", 0.8),
         check("service p99 ms", results["service"]["latency"]["p99_ms"], "<", 100),
         check("service errors", len(results["service"]["statuses"]) - (1 if "201" in results["service"]["statuses"]
                                                                        else 0), "==", 0),

@@ -30,24 +30,35 @@ def _order(r: asyncpg.Record) -> KitOrder:
     )
 
 
-async def insert(conn: asyncpg.Connection, order: KitOrder, placed_by: str) -> None:
+async def insert(conn: asyncpg.Connection, order: KitOrder, placed_by: str,
+                 reservations: dict[str, int] | None = None) -> None:
+    """The order, its lines, its first status changes and what it holds in stock, in one statement: one round trip
+    instead of four while the order's stock row is locked (every order of a burst for one SKU queues on it). The
+    foreign keys of the child rows are checked at the end of the statement, after the order row exists."""
+    order_id = uuid.UUID(order.id)
     closed_at = order.created_at if order.status == "rejected" else None
+    held = reservations or {}
     await conn.execute(
-        """INSERT INTO orders (id, municipality, edition_year, status, reason, reason_message, organisation,
-                               attention, street, postcode, city, contact_email, contact_phone, wanted_by,
-                               placed_by, created_at, updated_at, closed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)""",
-        uuid.UUID(order.id), order.municipality, order.edition_year, order.status, order.reason,
+        """WITH o AS (
+             INSERT INTO orders (id, municipality, edition_year, status, reason, reason_message, organisation,
+                                 attention, street, postcode, city, contact_email, contact_phone, wanted_by,
+                                 placed_by, created_at, updated_at, closed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)
+             RETURNING id, created_at
+           ), lines AS (
+             INSERT INTO order_lines (order_id, sku, quantity)
+             SELECT o.id, l.sku, l.quantity FROM o, unnest($18::text[], $19::int[]) AS l(sku, quantity)
+           ), held AS (
+             INSERT INTO order_reservations (order_id, sku, quantity)
+             SELECT o.id, r.sku, r.quantity FROM o, unnest($20::text[], $21::int[]) AS r(sku, quantity)
+           )
+           INSERT INTO order_status_changes (order_id, status, changed_at)
+           SELECT o.id, s.status, o.created_at FROM o, unnest(ARRAY['placed', $4]) AS s(status)""",
+        order_id, order.municipality, order.edition_year, order.status, order.reason,
         order.reason_message, order.organisation, order.attention, order.street, order.postcode, order.city,
         order.contact_email, order.contact_phone, order.wanted_by, placed_by, order.created_at, closed_at,
-    )
-    await conn.executemany(
-        "INSERT INTO order_lines (order_id, sku, quantity) VALUES ($1, $2, $3)",
-        [(uuid.UUID(order.id), line.sku, line.quantity) for line in order.lines],
-    )
-    await conn.executemany(
-        "INSERT INTO order_status_changes (order_id, status, changed_at) VALUES ($1, $2, $3)",
-        [(uuid.UUID(order.id), status, order.created_at) for status in ("placed", order.status)],
+        [line.sku for line in order.lines], [line.quantity for line in order.lines],
+        list(held), list(held.values()),
     )
 
 
@@ -111,13 +122,6 @@ async def set_status(
         """INSERT INTO order_status_changes (order_id, status, changed_at) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING""",
         order_id, status, now,
-    )
-
-
-async def add_reservations(conn: asyncpg.Connection, order_id: uuid.UUID, quantities: dict[str, int]) -> None:
-    await conn.executemany(
-        "INSERT INTO order_reservations (order_id, sku, quantity) VALUES ($1, $2, $3)",
-        [(order_id, sku, n) for sku, n in quantities.items()],
     )
 
 

@@ -69,12 +69,19 @@ async def adjust_stock(rt: Runtime, sku: str, delta: int, reason: str, actor: st
         return next(e for e in await catalog_entries(uow.conn) if e.item.sku == sku)
 
 
+def stock_low(item: Sku, *, before: int, after: int, reserved: int) -> StockLow | None:
+    """The StockLow signal when this change crossed the item's threshold. `before` and `after` come from the row
+    this transaction holds locked, so of two racing orders exactly one sees the crossing."""
+    if not crossed_below(before, after, item.low_stock_threshold):
+        return None
+    return StockLow(sku=item.sku, name=item.name, stock_on_hand=after, reserved=reserved,
+                    threshold=item.low_stock_threshold)
+
+
 async def emit_if_low(uow: UnitOfWork, item: Sku, *, before: int, after: int, reserved: int) -> None:
-    """`before` and `after` come from the row this transaction holds locked, so of two racing orders exactly one
-    sees the crossing."""
-    if crossed_below(before, after, item.low_stock_threshold):
-        await uow.emit(StockLow(sku=item.sku, name=item.name, stock_on_hand=after, reserved=reserved,
-                                threshold=item.low_stock_threshold))
+    low = stock_low(item, before=before, after=after, reserved=reserved)
+    if low is not None:
+        await uow.emit(low)
 
 
 async def adjustment_history(rt: Runtime, sku: str | None, limit: int) -> list[asyncpg.Record]:

@@ -40,7 +40,8 @@ from komerbij.materials.domain.orders import (
     quota_message,
     window_closed_message,
 )
-from komerbij.materials.service.catalog import CatalogEntry, catalog_entries, emit_if_low
+from komerbij.materials.service.catalog import CatalogEntry, catalog_entries, stock_low
+from komerbij.runtime.outbox import OutboxRows, add_event
 from komerbij.runtime.service import Runtime
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -127,16 +128,22 @@ async def place_order(
             contact_email=request.contact_email, contact_phone=request.contact_phone, wanted_by=request.wanted_by,
             carrier=None, tracking_code=None, created_at=now, updated_at=now,
         )
-        await orders.insert(conn, order, placed_by=actor)
-        await orders.add_reservations(conn, order_id, {sku: lv.before - lv.after for sku, lv in reserved.items()})
-        await uow.emit(OrderPlaced(**event_fields(order, status="placed")))
+        await orders.insert(conn, order, placed_by=actor,
+                            reservations={sku: lv.before - lv.after for sku, lv in reserved.items()})
+        # The order's events in one pipelined write (one round trip, not one per event), in this order: placed,
+        # then confirmed or rejected, then low-stock signals, so a consumer reads them in causal order.
+        events = OutboxRows()
+        await add_event(events, OrderPlaced(**event_fields(order, status="placed")), source=uow.source)
         if reason is None:
-            await uow.emit(OrderConfirmed(**event_fields(order)))
+            await add_event(events, OrderConfirmed(**event_fields(order)), source=uow.source)
         else:
-            await uow.emit(OrderRejected(**event_fields(order), reason=reason, message=message))
-        # Low-stock signals after the order events, so a consumer reads them in causal order.
+            await add_event(events, OrderRejected(**event_fields(order), reason=reason, message=message),
+                            source=uow.source)
         for sku, level in reserved.items():
-            await emit_if_low(uow, catalog[sku], before=level.before, after=level.after, reserved=level.reserved)
+            low = stock_low(catalog[sku], before=level.before, after=level.after, reserved=level.reserved)
+            if low is not None:
+                await add_event(events, low, source=uow.source)
+        await events.write(conn)
         return Placement(order, replayed=False)
 
 

@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from probe import effects, spec
 from support.drain import drain
 from support.infra import Infra, fetch
@@ -17,8 +19,12 @@ from support.kafka import cloudevent, header, produce, read_topic, start_group_a
 from support.services import ServiceProcess, eventually, running, settings_env
 
 from komerbij.contracts.events.materials import StockAdjusted
+from komerbij.contracts.events.registration import SignupConfirmed
+from komerbij.contracts.topics import REGISTRATION_SIGNUPS
+from komerbij.runtime import db
 
 TOPIC, DLQ = "materials.stock", "materials.stock.dlq"
+SIGNUPS = REGISTRATION_SIGNUPS.name
 
 
 def adjusted(key: str, n: int, run: str) -> StockAdjusted:
@@ -143,6 +149,64 @@ async def test_a_failing_event_in_a_batch_is_dead_lettered_alone_and_the_others_
     assert header(dead[0], "dlq_attempts") == "3" and header(dead[0], "dlq_error_class") == "RuntimeError"
     assert retries == 2  # the failing event alone was retried, not the batch
     assert batches < 30  # they really came in batches: one transaction and one offset commit for many events
+
+
+def keys_on_three_partitions() -> list[str]:
+    """Three activity ids that Kafka's default partitioner (murmur2, as every client and the relay use) puts on
+    partitions 0, 1 and 2 of registration.signups."""
+    partitioner, found = DefaultPartitioner(), {}
+    while len(found) < 3:
+        key = str(uuid.uuid4())
+        found.setdefault(partitioner(key.encode(), [0, 1, 2], [0, 1, 2]), key)
+    return [found[p] for p in (0, 1, 2)]
+
+
+async def test_partitions_applied_side_by_side_keep_each_ones_order_and_a_failure_stays_in_its_partition(
+    infra: Infra,
+) -> None:
+    run = f"sides-{uuid.uuid4().hex[:6]}"
+    group = f"g-{run}"
+    dsn = infra.new_database("probe")
+    env = settings_env(infra, dsn, PROBE_GROUP=group, RETRY_MAX_ATTEMPTS="3")
+    keys = keys_on_three_partitions()
+    starts = datetime(2027, 10, 1, 12, tzinfo=UTC)
+    messages = []
+    for n in range(30):  # interleaved: the three partitions' events wait side by side
+        for key in keys:
+            event = SignupConfirmed(
+                signup_id=str(uuid.uuid4()), activity_id=key, activity_title="Samen koken", starts_at=starts,
+                ends_at=starts + timedelta(hours=2), municipality="GM0363", location="Buurtkamer", party_size=1,
+                name=f"{'fail-' if (key, n) == (keys[1], 15) else ''}{run}:{n}", email=None, phone=None,
+                cancel_url="http://registration.test/x", owner_municipality="GM0363", owner_partner_id=None,
+                activity_url="http://registration.test/y")
+            value, headers = cloudevent(event)
+            messages.append((key.encode(), value, headers))
+    failing_id = next(header_value(h, "ce_id") for _, value, h in messages if b'"fail-' in value)
+    await start_group_at_end(infra.kafka_bootstrap, group, [SIGNUPS])
+    # Everything waits before the consumer starts, so its first fetch holds all three partitions (produced while it
+    # runs, a fetch tends to hold one partition's records): the handler is broken from the start.
+    pool = await db.create_pool(dsn, max_size=1)
+    try:
+        await db.migrate(pool, db.load_migrations("runtime", "komerbij.runtime.migrations")
+                         + db.load_migrations("probe", "probe.migrations"))
+        await pool.execute("UPDATE flags SET broken = true")
+    finally:
+        await pool.close()
+    await produce(infra.kafka_bootstrap, SIGNUPS, messages)
+    async with running(spec(group, signups=True), env) as svc:
+        await drain(infra.kafka_bootstrap, groups={group: [SIGNUPS]})
+        rows = await effects(svc.runtime, run)
+        retries = svc.runtime.metrics.retries.labels(SIGNUPS)._value.get()
+        batches = svc.runtime.metrics.consumer_batches._value.get()
+    dead = await read_topic(infra.kafka_bootstrap, f"{SIGNUPS}.dlq", keep=lambda r: header(r, "ce_id") == failing_id,
+                            until=lambda rs: True, to_end=True)
+    by_key = {key: [n for _, k, n in rows if k == key] for key in keys}
+    assert by_key == {keys[0]: list(range(30)), keys[1]: [n for n in range(30) if n != 15],
+                      keys[2]: list(range(30))}  # each once, in its partition's order; the failure held no other
+    assert len(rows) == len({eid for eid, _, _ in rows}) == 89
+    assert len(dead) == 1 and header(dead[0], "dlq_attempts") == "3"
+    assert retries == 2
+    assert batches < 10  # the three partitions came together, not one batch per partition's fetch
 
 
 async def test_a_batch_out_of_time_commits_what_is_done_and_the_rest_comes_again(infra: Infra) -> None:

@@ -4,7 +4,9 @@ It publishes `StockAdjusted` events (through the outbox) from `POST /probe/adjus
 the consumer group named by PROBE_GROUP, recording each effect in `effects` (without a unique constraint, so a
 second application would show as a second row). A handler fails while the `broken` flag is set, to exercise retries
 and dead letters; PROBE_HANDLER_DELAY slows the handler for shutdown tests; PROBE_BATCH=1 registers the same effect
-as a batch handler (`EventRouter.on_batch`), which fails as a whole when any of its events would.
+as a batch handler (`EventRouter.on_batch`), which fails as a whole when any of its events would. With `signups`,
+it also records `SignupConfirmed` from `registration.signups` (three partitions: the consumer applies a batch's
+partitions side by side) as effects keyed by activity, `n` and `run` read from the sign-up's name "run:n".
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from komerbij.contracts.events.materials import StockAdjusted
+from komerbij.contracts.events.registration import SignupConfirmed
 from komerbij.runtime import logs
 from komerbij.runtime.auth import Principal, require
 from komerbij.runtime.consumer import EventContext, EventRouter
@@ -53,7 +56,7 @@ async def municipality_only(code: str, principal: Principal = require("organiser
     return {"municipality": code}
 
 
-def make_router(group: str, delay: float, batch: bool = False) -> EventRouter:
+def make_router(group: str, delay: float, batch: bool = False, signups: bool = False) -> EventRouter:
     events = EventRouter(group)
 
     async def apply(event: StockAdjusted, ctx: EventContext) -> None:
@@ -66,6 +69,15 @@ def make_router(group: str, delay: float, batch: bool = False) -> EventRouter:
             ctx.attributes.id, event.sku, event.stock_on_hand, event.reason, logs.correlation_id.get(),
         )
 
+    if signups:
+        @events.on(SignupConfirmed)
+        async def on_signup(event: SignupConfirmed, ctx: EventContext) -> None:
+            run, _, n = event.name.rpartition(":")
+            if run.startswith("fail") and await ctx.conn.fetchval("SELECT broken FROM flags"):
+                raise RuntimeError("probe handler is broken")
+            await ctx.conn.execute("INSERT INTO effects (event_id, key, n, run) VALUES ($1, $2, $3, $4)",
+                                   ctx.attributes.id, event.activity_id, int(n), run.removeprefix("fail-"))
+
     if batch:
         @events.on_batch(StockAdjusted)
         async def on_adjusted_batch(batch: list[tuple[StockAdjusted, EventContext]]) -> None:
@@ -76,7 +88,8 @@ def make_router(group: str, delay: float, batch: bool = False) -> EventRouter:
     return events
 
 
-def spec(group: str | None = None, delay: float | None = None, batch: bool | None = None) -> ServiceSpec:
+def spec(group: str | None = None, delay: float | None = None, batch: bool | None = None,
+         signups: bool = False) -> ServiceSpec:
     """In-process tests pass the group; `python -m probe` reads PROBE_GROUP / PROBE_HANDLER_DELAY / PROBE_BATCH."""
     group = group or os.environ.get("PROBE_GROUP", "probe")
     delay = delay if delay is not None else float(os.environ.get("PROBE_HANDLER_DELAY", "0"))
@@ -88,7 +101,7 @@ def spec(group: str | None = None, delay: float | None = None, batch: bool | Non
         settings_class=ServiceSettings,
         migrations_package="probe.migrations",
         routers=[router],
-        events=make_router(group, delay, batch),
+        events=make_router(group, delay, batch, signups),
         publishes=[StockAdjusted],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from komerbij.contracts.events.materials import StockLow
 from komerbij.contracts.events.media import MentionRecorded
 from komerbij.contracts.events.registration import SignupCancelled
+from komerbij.notifications.adapters import mail
 from komerbij.notifications.adapters.mail import compose, datum
 from komerbij.notifications.domain.digest import due_digest_day
 from komerbij.notifications.domain.partners import PartnerRuleError, Subscription, check_partner
@@ -199,3 +201,22 @@ def test_a_consumer_only_replica_has_no_dispatcher_but_keeps_its_other_jobs() ->
     env = {"DATABASE_URL": "postgresql://x/y", "KAFKA_BOOTSTRAP_SERVERS": "k:9092", "JWT_SECRET": "s",
            "UNSUBSCRIBE_SECRET": "u", "DISPATCH_ENABLED": "false"}
     assert Settings(**{k.lower(): v for k, v in env.items()}).dispatch_enabled is False
+
+
+def test_a_boundary_written_in_the_event_data_does_not_cut_the_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multipart boundaries are chosen, not searched for (`mail._boundary`): safe only because no part can carry
+    "=_". A title that holds the very boundary, on a line of its own, stays text of the mail."""
+    known = [uuid.UUID(int=0x5EED), uuid.UUID(int=0xB0B)]
+    lines = "\n".join(f"--=_{u.hex}{end}" for u in known for end in ("", "--"))
+    event = signup("p@voorbeeld.example").model_copy(update={"activity_title": f"Koffie\n{lines}"})
+    chosen = iter(known)
+    monkeypatch.setattr(mail.uuid, "uuid4", lambda: next(chosen))  # the boundaries, outer first
+    message = wire(compose(kind="signup", event_name="SignupConfirmed", data=event.model_dump(mode="json"),
+                           to="p@voorbeeld.example", greeting_name="Mevrouw De Vries", message_id="<b@komerbij.nl>",
+                           sender="Week <noreply@w.example>", unsubscribe_url=None, partner=False))
+    written = flatten_message(message)
+    assert all(f"--=_{u.hex}".encode() in written for u in known) and not message.defects
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"]
+    assert f"Koffie\n{lines}" in message.get_body(("plain",)).get_content()
+    assert f"--=_{known[1].hex}--" in message.get_body(("html",)).get_content()

@@ -45,6 +45,13 @@ QUICK = {"signups": 1000, "warmup": 100, "e2e_seconds": 5, "e2e_tail_seconds": 3
          "drain_seconds": 30, "open_seconds": 5, "idle_seconds": 2}
 
 
+def _setting(text: str) -> str:
+    name, sep, _ = text.partition("=")
+    if not sep or not name.isupper():
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--only", action="append", choices=sorted(SCENARIOS),
@@ -62,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="scenario 2: longest wait for the last deliveries after the load")
     p.add_argument("--dispatch-interval", type=float, default=None,
                    help="scenarios 2-3: DISPATCH_INTERVAL_SECONDS of notifications (default: the service's, 1.0)")
+    p.add_argument("--notifications-env", action="append", default=[], metavar="NAME=VALUE", type=_setting,
+                   help="scenarios 2-3: a setting of the notifications service for an experiment (repeatable), e.g. "
+                        "SMTP_CONNECTIONS=8; a run with one says so in its results")
     p.add_argument("--events", type=int, default=200_000, help="scenario 3: events pre-loaded")
     p.add_argument("--drain-seconds", type=float, default=45, help="scenario 3: time bound of each drain")
     p.add_argument("--orders", type=int, default=1000, help="scenario 4: concurrent orders")

@@ -40,6 +40,7 @@ def notifications_env(ctx: Context, sink_port: int, group: str,
     interval = dispatch_interval if dispatch_interval is not None else ctx.opts.dispatch_interval
     if interval is not None:
         extra["DISPATCH_INTERVAL_SECONDS"] = str(interval)
+    extra.update(setting.split("=", 1) for setting in ctx.opts.notifications_env)
     return service_env(ctx.infra, ctx.infra.new_database("bench_notifications"), **extra)
 
 
@@ -54,7 +55,8 @@ async def run(ctx: Context) -> dict[str, Any]:
     rate, seconds = o.rate, o.e2e_seconds
     results: dict[str, Any] = {"rate_per_s": rate, "seconds": seconds,
                                "dispatch_interval_s": o.dispatch_interval if o.dispatch_interval is not None
-                               else "service default (1.0)"}
+                               else "service default (1.0)",
+                               "notifications_env": ctx.opts.notifications_env}
     reg_dsn = infra.new_database("bench_registration")
     notif_env = notifications_env(ctx, sink_port := free_port(), group)
     with fixtures.MailSink(ctx.log_dir, port=sink_port) as sink, \

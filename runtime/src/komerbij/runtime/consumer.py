@@ -94,12 +94,6 @@ POISON_CLASSES = ("MissingCloudEventsHeaders", "MalformedJSON", "SchemaValidatio
 # How long a fetch waits for records; when none came, FastStream also sleeps this long before the next fetch, so it
 # bounds the extra latency an event arriving on an idle consumer sees.
 BATCH_TIMEOUT_MS = 50
-# The broker answers a fetch once it has this much for us, or after this wait. Kafka's default (1 byte) answers as
-# soon as one record is there, so under a steady stream every batch was a record or two, each with its own fetch,
-# transaction and offset commit; waiting up to 20 ms gathers what arrives meanwhile (end to end at 200/s: the
-# consumer's stage p99 ~700–780 → ~280–370 ms). A backlog fills the bytes at once, so a drain never waits.
-FETCH_MIN_BYTES = 64 * 1024
-FETCH_MAX_WAIT_MS = 20
 # Kafka's default, set explicitly because every wait here is measured against it (see the module docstring).
 MAX_POLL_INTERVAL_MS = 300_000
 # Longest wait for a pooled connection (a new one included); beyond it PostgreSQL counts as unreachable.
@@ -228,8 +222,6 @@ class EventRouter:
             batch=True,
             max_records=max_records,
             batch_timeout_ms=BATCH_TIMEOUT_MS,
-            fetch_min_bytes=FETCH_MIN_BYTES,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
             title=self.consumer,
         )

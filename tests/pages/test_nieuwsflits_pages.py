@@ -178,8 +178,11 @@ async def test_comms_compose_preview_and_send_a_nieuwsflits_and_the_archive_show
                                keep=lambda r: data(r).get("edition_id") == edition_id, until=lambda rs: True)
     assert len(records) == 1, "one send, one event"
 
-    # Progress as notifications reports it; a late, older report changes nothing.
-    now = datetime.now(UTC)
+    # Progress as notifications reports it; a late, older report changes nothing. The newest report wins, and the
+    # page tests' stack runs a real notifications on the same Kafka: it takes this edition's NewsletterSent too and
+    # reports its own counts, stamped with its clock, whenever its job ticks. These reports are stamped an hour ahead,
+    # so they are the newest whatever that one reports during the test, and what the page shows is theirs.
+    now = datetime.now(UTC) + timedelta(hours=1)
     reports = [NewsletterProgress(edition_id=edition_id, total=5, sent=3, at=now),
                NewsletterProgress(edition_id=edition_id, total=5, sent=1, at=now - timedelta(seconds=5))]
     await produce(infra.kafka_bootstrap, NewsletterProgress.TOPIC,

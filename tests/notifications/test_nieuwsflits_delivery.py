@@ -1,7 +1,8 @@
 """The nieuwsflits in notifications, against real Kafka, PostgreSQL and an SMTP server:
 
 - an edition sent to 1,000 subscribed contacts reaches each exactly once although notifications is stopped
-  (SIGTERM) in the middle of the send and started again: mails counted per recipient in the SMTP catcher, and the
+  (SIGTERM) in the middle of the send and started again, while an activity's mail goes to the same partners: the
+  edition's mails (by their deliveries' Message-IDs) counted per recipient in the SMTP catcher, and the
   pace never above NEWSLETTER_MAILS_PER_SECOND (plus a second's worth saved up), from the database's release stamps;
 - every mail has RFC 8058 one-click headers and the contact's /voorkeuren link, and the progress reaches media as
   NewsletterProgress (sent 1,000 of 1,000);
@@ -16,21 +17,23 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
 import pytest
 from support.clock import ControlledClock
-from support.infra import Infra
+from support.infra import Infra, fetch
 from support.kafka import cloudevent, data, produce, read_topic, start_group_at_end
 from support.services import ServiceProcess, eventually, settings_env
 
 from komerbij.contracts.events.newsletter import NewsletterProgress, NewsletterSent
+from komerbij.contracts.events.registration import ActivityPublished
 from komerbij.notifications.app import build_spec
 from komerbij.notifications.domain.signatures import address_hash
 from komerbij.notifications.service import privacy
 
-from .conftest import ADMIN, UNSUBSCRIBE_SECRET, make_partner, notifications
+from .conftest import ADMIN, UNSUBSCRIBE_SECRET, activity, make_partner, notifications
 from .receivers import MailSink
 
 pytestmark = [pytest.mark.slow]
@@ -115,39 +118,56 @@ async def test_a_nieuwsflits_to_1000_contacts_reaches_each_once_across_a_restart
         n = await _count(dsn, delivered, notice)
         return n if n >= CONTACTS // 5 else 0
     await eventually(under_way, timeout=120, what="a fifth of the nieuwsflits delivered")
+    # Partners' other mail goes on beside the nieuwsflits (and the same mailboxes): an activity for all of them.
+    news = activity(title="Samen eten terwijl de nieuwsflits uitgaat")
+    await produce(infra.kafka_bootstrap, ActivityPublished.TOPIC, [(news.key.encode(), *cloudevent(news))])
     await asyncio.to_thread(first.terminate)
     before_restart = await _count(dsn, delivered, notice)
     assert before_restart < CONTACTS, "the restart must come in the middle of the send"
     # The same edition again (a producer's retry under another event id): nobody gets it twice.
     await produce(infra.kafka_bootstrap, NewsletterSent.TOPIC, [(sent.key.encode(), *cloudevent(sent))])
 
+    async def this_editions_mails() -> list[tuple[list[str], EmailMessage]]:
+        """The mails of this notice's deliveries, every SMTP send counted (a resend keeps its Message-ID): the sink
+        also holds the activity's mails (and on a Kafka shared with other test runs, whatever their events bring)."""
+        ids = {r["message_id"] for r in await fetch(dsn, "SELECT message_id FROM deliveries WHERE event_id = $1",
+                                                     notice)}
+        return [(tos, m) for tos, m in list(sink.messages) if m["Message-ID"] in ids]
+
     second = await asyncio.to_thread(ServiceProcess("komerbij.notifications", env, tmp_path).start)
     try:
         async def all_delivered() -> bool:
-            return await _count(dsn, delivered, notice) >= CONTACTS and len(sink.messages) >= CONTACTS
+            return (await _count(dsn, delivered, notice) >= CONTACTS
+                    and len(await this_editions_mails()) >= CONTACTS)
         await eventually(all_delivered, timeout=180, what="every contact's nieuwsflits delivered")
         progress = await read_topic(
             infra.kafka_bootstrap, NewsletterProgress.TOPIC, timeout=60,
             keep=lambda r: data(r).get("edition_id") == sent.edition_id,
             until=lambda rs: any(data(r).get("sent", 0) >= CONTACTS for r in rs))
         # Everything that was going to happen has happened: the progress says so.
-        received = Counter(to for tos, _ in sink.messages for to in tos)
+        mails = await this_editions_mails()
+        received = Counter(to for tos, _ in mails for to in tos)
         assert set(received) == set(addresses), set(received) ^ set(addresses)
         assert [a for a, n in received.items() if n != 1] == [], "each contact exactly one mail"
-        assert len(sink.messages) == CONTACTS
+        assert len(mails) == CONTACTS
+        async def the_activitys_mails_too() -> bool:
+            return len(sink.messages) - len(mails) >= CONTACTS + 1  # its partners' contacts, 'niet-geabonneerd' too
+        await eventually(the_activitys_mails_too, timeout=120, what="the activity's mails beside the nieuwsflits")
+        subject = "Nieuwsflits 7: Week tegen Eenzaamheid 2026"
+        assert sum(m["Subject"] == subject for _, m in sink.messages) == CONTACTS, "none outside its deliveries"
         assert await _count(dsn, delivered, notice) == CONTACTS
         last = NewsletterProgress.model_validate(data(progress[-1]))
         assert (last.total, last.sent, last.failed, last.skipped) == (CONTACTS, CONTACTS, 0, 0)
         assert before_restart < CONTACTS <= last.sent
 
-        _, message = sink.messages[0]
-        assert message["Subject"] == "Nieuwsflits 7: Week tegen Eenzaamheid 2026"
+        _, message = mails[0]
+        assert message["Subject"] == subject
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Unsubscribe"].startswith("<http://notifications.test/unsubscribe/")
         text = message.get_body(("plain",)).get_content()
         assert "De week komt eraan." in text and "https://www.komerbij.example/voorkeuren/" in text
         assert "<h1>Week tegen Eenzaamheid 2026</h1>" in message.get_body(("html",)).get_content()
-        assert len({m["Message-ID"] for _, m in sink.messages}) == CONTACTS
+        assert len({m["Message-ID"] for _, m in mails}) == CONTACTS
 
         # The pace: in no second did more go to the dispatcher than a second's worth plus what a pause saves up.
         conn = await asyncpg.connect(dsn)

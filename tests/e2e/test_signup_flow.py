@@ -105,5 +105,6 @@ async def test_a_signup_is_confirmed_by_mail_its_cancel_link_works_and_the_waitl
         "Bevestiging van uw aanmelding", "Uw aanmelding is geannuleerd"]
     assert [m["Subject"].split(":")[0] for m in mail.for_address(bram)] == [
         "U staat op de wachtlijst", "Er is plek voor u"]
-    assert len(mail.messages) == 4
+    # Nobody else was mailed about it (the sink's other mails, if any, are other test runs' events on a shared Kafka).
+    assert len([m for _, m in mail.messages if title in m["Subject"]]) == 4
     assert {REGISTRATION_ACTIVITIES.name, REGISTRATION_SIGNUPS.name} <= set(topics)

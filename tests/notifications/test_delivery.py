@@ -60,13 +60,15 @@ async def test_activity_for_gm0363_reaches_the_subscribed_partner_once_by_mail_a
     assert sorted((d["channel"], d["status"]) for d in found) == [("email", "delivered"), ("webhook", "delivered")]
     assert all(d["partner_id"] == ids["partner"] and d["attempts"] == 1 for d in found)
     received = hook.of_event(event_id)
-    assert len(hook.requests) == len(received) == 1 and received[0]["verified"]
+    assert len(received) == 1 and received[0]["verified"]  # once, although Kafka handed it over twice
     assert received[0]["body"]["data"]["title"] == title
     assert received[0]["body"]["type"] == "nl.komerbij.registration.activity.published.v1"
     messages = mail.for_address("ontmoeten@amsterdam.example")  # every copy the SMTP server took, none deduped
     assert [m["Subject"] for m in messages] == [f"Nieuwe activiteit in Amsterdam: {title}"]
     assert messages[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert len(mail.messages) == 1, "the partner for GM0599 gets nothing"
+    # Only this activity's mails: on a Kafka shared with another test run, that run's activities come here too.
+    assert [to for to, m in mail.messages if title in m["Subject"]] == [["ontmoeten@amsterdam.example"]], \
+        "the partner for GM0599 gets nothing"
     assert await deliveries_of(svc.client, event_id, partner=other["partner"]) == []
 
 

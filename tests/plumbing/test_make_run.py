@@ -55,7 +55,9 @@ def test_make_run_starts_everything_keeps_data_and_leaves_nothing_behind() -> No
                                             "REGISTRATION_PORT", "MATERIALS_PORT", "MEDIA_PORT",
                                             "NOTIFICATIONS_PORT", "PROMETHEUS_PORT", "FRONTDOOR_PORT",
                                             "KEYCLOAK_PORT", "KEYCLOAK_MANAGEMENT_PORT")}
-    env = {**os.environ, "KOMERBIJ_RUN_DIR": str(run_dir), **{k: str(v) for k, v in ports.items()}}
+    # As on a fresh machine: not the test run's own broker and database, which the suite may have been given.
+    outer = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    env = {**outer, "KOMERBIJ_RUN_DIR": str(run_dir), **{k: str(v) for k, v in ports.items()}}
     service_ports = [ports[f"{s}_PORT"] for s in ("REGISTRATION", "MATERIALS", "MEDIA", "NOTIFICATIONS")]
     log = workdir / "run.log"
 

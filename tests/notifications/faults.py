@@ -131,9 +131,10 @@ class FaultyRelay:
     def to(self, address: str) -> list[Accepted]:
         return [a for a in self.accepted if address in a.recipients]
 
-    def sends_per_message_id(self) -> Counter[str]:
-        """How often each message was taken: more than once is a second send, however a mail program dedupes."""
-        return Counter(a.message_id for a in self.accepted)
+    def sends_per_message_id(self, only: set[str] | None = None) -> Counter[str]:
+        """How often each message (of `only`, if given) was taken: more than once is a second send, however a mail
+        program dedupes."""
+        return Counter(a.message_id for a in self.accepted if only is None or a.message_id in only)
 
 
 @dataclass

@@ -85,6 +85,11 @@ class MailSink:
     def for_address(self, address: str) -> list[EmailMessage]:
         return [m for rcpts, m in self.messages if address in rcpts]
 
+    def with_message_ids(self, ids: set[str]) -> list[tuple[list[str], EmailMessage]]:
+        """Every copy taken of these messages (a resend keeps its Message-ID): on a Kafka shared with another test
+        run, a service also mails what that run's events bring, so a test counts its own deliveries' mails."""
+        return [(rcpts, m) for rcpts, m in self.messages if m["Message-ID"] in ids]
+
     async def received(self, address: str, subject_part: str = "") -> list[EmailMessage]:
         """What `address` got with `subject_part` in the subject, in the shape `eventually` polls.
 

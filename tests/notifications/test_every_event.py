@@ -160,7 +160,7 @@ async def test_the_event_is_rendered_and_delivered_to_whom_it_concerns_and_nobod
     # The mails of this event's deliveries (on a Kafka shared with another test run, the partner's other
     # municipality events come here too), every one the SMTP server took.
     ids = {d["message_id"] for d in found}
-    ours = [(rcpts, m) for rcpts, m in mail.messages if m["Message-ID"] in ids]
+    ours = mail.with_message_ids(ids)
     assert sorted(a for rcpts, _ in ours for a in rcpts) == sorted(case.mails)  # each once
     assert not [m for _, m in mail.messages if m["Message-ID"] not in ids and tag in m["Subject"]], "nobody else"
     for address, (subject, words) in case.mails.items():

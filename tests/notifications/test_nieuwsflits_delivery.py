@@ -128,11 +128,9 @@ async def test_a_nieuwsflits_to_1000_contacts_reaches_each_once_across_a_restart
     await produce(infra.kafka_bootstrap, NewsletterSent.TOPIC, [(sent.key.encode(), *cloudevent(sent))])
 
     async def this_editions_mails() -> list[tuple[list[str], EmailMessage]]:
-        """The mails of this notice's deliveries, every SMTP send counted (a resend keeps its Message-ID): the sink
-        also holds the activity's mails (and on a Kafka shared with other test runs, whatever their events bring)."""
-        ids = {r["message_id"] for r in await fetch(dsn, "SELECT message_id FROM deliveries WHERE event_id = $1",
-                                                     notice)}
-        return [(tos, m) for tos, m in list(sink.messages) if m["Message-ID"] in ids]
+        """The mails of this notice's deliveries (the sink also holds the activity's)."""
+        return sink.with_message_ids({r["message_id"] for r in await fetch(
+            dsn, "SELECT message_id FROM deliveries WHERE event_id = $1", notice)})
 
     second = await asyncio.to_thread(ServiceProcess("komerbij.notifications", env, tmp_path).start)
     try:

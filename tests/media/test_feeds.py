@@ -130,7 +130,7 @@ async def test_failing_feeds_are_marked_and_backed_off_while_a_good_feed_goes_on
     assert [job.name for job in SPEC.jobs] == ["feed-poll"] and SPEC.jobs[0].run is poll_due_feeds
     with FeedServer() as server:
         server.routes["/error.xml"] = Route(status=500, body=b"kapot")
-        server.routes["/slow.xml"] = Route(delay=3, body=rss())
+        server.routes["/slow.xml"] = Route(delay=15, body=rss())
         server.routes["/broken.xml"] = Route(body=b'<?xml version="1.0"?><rss version="2.0"><channel><title>X</chan')
         server.routes["/good.xml"] = Route(body=rss(
             ("Week tegen Eenzaamheid in Zwolle", "https://good.test/zwolle", "Zwolle doet mee.",
@@ -147,7 +147,7 @@ async def test_failing_feeds_are_marked_and_backed_off_while_a_good_feed_goes_on
 
         feeds = {f["id"]: f for f in (await media.client.get("/v1/feeds", headers=COMMS)).json()["items"]}
         assert feeds[ids["error"]]["last_error"] == "HTTP 500"
-        assert feeds[ids["slow"]]["last_error"] == "timeout after 0.5 s"
+        assert feeds[ids["slow"]]["last_error"] == "timeout after 2 s"
         assert feeds[ids["broken"]]["last_error"].startswith("malformed feed")
         assert {feeds[i]["status"] for n, i in ids.items() if n != "good"} == {"failing"}
         assert feeds[ids["good"]]["status"] == "ok" and feeds[ids["good"]]["last_error"] is None

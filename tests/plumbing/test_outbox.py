@@ -175,10 +175,11 @@ async def test_relay_killed_between_publish_and_mark_sent_loses_nothing_and_appl
                 assert r.status_code == 201
         await read_topic(infra.kafka_bootstrap, TOPIC, keep=of_run(run), until=lambda rs: len(rs) >= 1)
         await eventually(lambda: admin.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE outbox SET sent_at%'"))
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'UPDATE outbox SET sent_at%'"))
         first.kill()  # SIGKILL: published, not marked sent
         await admin.execute("""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                               WHERE query LIKE 'UPDATE outbox SET sent_at%'""")
+                               WHERE datname = current_database() AND query LIKE 'UPDATE outbox SET sent_at%'""")
         await admin.execute("DROP TRIGGER hold ON outbox")
         assert await admin.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 10
     finally:

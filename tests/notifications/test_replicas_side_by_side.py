@@ -34,10 +34,9 @@ async def test_two_replicas_side_by_side_send_every_delivery_once(infra: Infra, 
             infra, mail, database_url=dsn, DISPATCH_BATCH_SIZE="5", group=group))
         messages, event_ids = [], []
         for address in addresses:
-            event = signup(address)
-            value, headers = cloudevent(event)
-            messages.append((event.key.encode(), value, headers))
-            event_ids.append(dict(headers)["ce_id"].decode())
+            event, event_id = signup(address), str(uuid.uuid4())
+            messages.append((event.key.encode(), *cloudevent(event, event_id=event_id)))
+            event_ids.append(event_id)
         await produce(infra.kafka_bootstrap, event.TOPIC, messages)
         await settle(infra, first)
         sent_by = [sum(s.value for family in svc.runtime.metrics.registry.collect()
